@@ -1,0 +1,217 @@
+"""The ``monitor`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor.errors import MonitorError, RulesError
+from monitor.extract import Article, extract_article
+from monitor.fetch import fetch, make_client
+from monitor.match import Matcher, Report
+from monitor.money import Amount, find_amounts
+from monitor.rules import RulesFile, load_rules, missing_env
+from monitor.settings import Settings
+
+log = logging.getLogger("monitor")
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _rules_path(rules: Path | None, settings: Settings) -> Path:
+    path = rules or settings.rules
+    if path is None:
+        raise click.UsageError("no rules file: pass --rules FILE or set MONITOR_RULES")
+    return path
+
+
+rules_option = click.option(
+    "--rules",
+    "rules",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The rules file (default: $MONITOR_RULES).",
+)
+
+
+def _load(path: Path) -> RulesFile:
+    try:
+        return load_rules(path).rules
+    except RulesError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+
+
+@click.group()
+@click.version_option(package_name="news-monitor")
+def main() -> None:
+    """Watch news feeds and alert when they mention what you watch."""
+
+
+@main.command()
+@rules_option
+@click.option("--concurrency", type=int, default=None, help="Worker processes (default: cores).")
+def run(rules: Path | None, concurrency: int | None) -> None:
+    """Run the worker and its scheduler in one process (all queues)."""
+    settings = Settings()
+    path = _rules_path(rules, settings).resolve()
+    _load(path)  # refuse to start on a bad file, with its errors
+    os.environ["MONITOR_RULES"] = str(path)
+    from tasks import app
+    from tasks.app import QUEUES
+
+    argv = ["worker", "--beat", "--queues", ",".join(QUEUES), "--loglevel", settings.log_level]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    app.worker_main(argv)
+
+
+@main.command()
+@rules_option
+@click.option("--once", is_flag=True, required=True, help="Run one cycle and exit.")
+def poll(rules: Path | None, once: bool) -> None:
+    """Poll every feed, process new articles and deliver their alerts, in this process."""
+    from monitor.pipeline import open_context, run_cycle
+
+    settings = Settings()
+    _setup_logging(settings)
+    path = _rules_path(rules, settings)
+    _load(path)
+    ctx = open_context(settings, path)
+    try:
+        report = run_cycle(ctx)
+    finally:
+        ctx.close()
+    alerts = ", ".join(f"{n} {status}" for status, n in sorted(report.alerts.items())) or "none"
+    click.echo(
+        f"{report.feeds} feeds polled ({report.feeds_failed} failed), "
+        f"{report.articles} new articles, alerts: {alerts}"
+    )
+
+
+@main.group()
+def rules() -> None:
+    """Work with rules files."""
+
+
+@rules.command("validate")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def rules_validate(file: Path) -> None:
+    """Check a rules file; on error print file:line:column: reason and exit 1."""
+    loaded = _load(file)
+    for name in missing_env(loaded):
+        click.echo(f"{file}: warning: environment variable {name} is not set here", err=True)
+    click.echo(
+        f"{file}: ok ({len(loaded.feeds)} feeds, {len(loaded.entities)} entities, "
+        f"{len(loaded.rules)} rules)"
+    )
+
+
+def _read_source(source: str, settings: Settings) -> tuple[bytes, str]:
+    if source == "-":
+        return sys.stdin.buffer.read(), "-"
+    if source.startswith(("http://", "https://")):
+        with make_client(settings) as client:
+            fetched = fetch(client, source, settings)
+        return fetched.content, fetched.final_url
+    return Path(source).read_bytes(), Path(source).resolve().as_uri()
+
+
+def _number(value: Decimal) -> int | str:
+    return int(value) if value == value.to_integral_value() else str(value)
+
+
+def check_report(
+    source: str, article: Article, amounts: list[Amount], report: Report
+) -> dict[str, Any]:
+    """The ``monitor check --json`` object for one source (the contract in the README)."""
+    return {
+        "source": source,
+        "title": article.title,
+        "language": article.language,
+        "published": article.published,
+        "text": article.text,
+        "amounts": [
+            {
+                "text": a.text,
+                "value": _number(a.value),
+                "currency": a.currency,
+                "start": a.start,
+                "end": a.end,
+            }
+            for a in amounts
+        ],
+        "entities": {
+            name: [{"alias": h.term, "start": h.start, "end": h.end} for h in hits]
+            for name, hits in report.entities.items()
+        },
+        "fired": [
+            {
+                "rule": m.rule,
+                "evidence": [{"start": e.start, "end": e.end, "term": e.term} for e in m.evidence],
+            }
+            for m in report.fired
+        ],
+    }
+
+
+def _print_readable(result: dict[str, Any]) -> None:
+    click.echo(f"== {result['source']}")
+    click.echo(f"title:     {result['title']}")
+    click.echo(
+        f"language:  {result['language'] or 'unknown'}   "
+        f"published: {result['published'] or 'unknown'}"
+    )
+    click.echo(f"text:      {len(result['text'])} characters")
+    for a in result["amounts"]:
+        click.echo(
+            f"amount:    {a['text']}  →  {a['value']} {a['currency']}  [{a['start']}:{a['end']}]"
+        )
+    for name, hits in result["entities"].items():
+        forms = ", ".join(dict.fromkeys(result["text"][h["start"] : h["end"]] for h in hits))
+        click.echo(f"entity:    {name} ×{len(hits)} ({forms})")
+    if not result["fired"]:
+        click.echo("fired:     nothing")
+    for fired in result["fired"]:
+        terms = ", ".join(dict.fromkeys(e["term"] for e in fired["evidence"]))
+        click.echo(f"fired:     {fired['rule']}  (evidence: {terms})")
+
+
+@main.command()
+@rules_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source, one per line.")
+@click.argument("sources", nargs=-1, required=True)
+def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
+    """Show what the rules find in pages (URL, HTML file, or - for stdin). Sends nothing."""
+    settings = Settings()
+    matcher = Matcher(_load(_rules_path(rules, settings)))
+    failed = False
+    for source in sources:
+        try:
+            page, url = _read_source(source, settings)
+        except (MonitorError, OSError) as exc:
+            click.echo(f"{source}: {exc}", err=True)
+            failed = True
+            continue
+        article = extract_article(page, url)
+        amounts = find_amounts(article.text)
+        result = check_report(source, article, amounts, matcher.match(article.text, amounts))
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            _print_readable(result)
+    if failed:
+        raise SystemExit(1)

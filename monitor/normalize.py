@@ -1,0 +1,103 @@
+"""The one normaliser for every text we match: aliases, keywords and article bodies alike.
+
+``normalize(text)`` returns the folded text together with, for each folded character, the
+span of original characters it came from, so a match found in the folded text maps back to
+exact offsets in the original.
+
+Folding, per character (after canonical composition of combining sequences):
+
+* Unicode NFKC, then case folding (``"Straße"`` → ``"strasse"``, ``"ﻻ"`` → ``"لا"``);
+* Arabic: diacritics U+064B–U+0652 and U+0670 and tatweel U+0640 removed; أ إ آ ٱ → ا;
+  ى → ي; ة → ه;
+* Arabic-Indic (٠–٩) and Persian (۰–۹) digits → ASCII digits;
+* Arabic decimal and thousands separators ٫ ٬ → ``.`` ``,``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+_ARABIC_DROP = {chr(c) for c in range(0x064B, 0x0653)} | {"\u0670", "\u0640"}
+_ARABIC_MAP = {
+    "أ": "ا",
+    "إ": "ا",
+    "آ": "ا",
+    "ٱ": "ا",
+    "ى": "ي",
+    "ة": "ه",
+    "٫": ".",
+    "٬": ",",
+    **{chr(0x0660 + d): str(d) for d in range(10)},
+    **{chr(0x06F0 + d): str(d) for d in range(10)},
+}
+# Combining marks that compose with a base letter (Latin accents and the like); Arabic
+# diacritics are dropped instead, so they are not in this class.
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+@lru_cache(maxsize=65536)
+def _fold(cluster: str) -> str:
+    if cluster in _ARABIC_DROP:
+        return ""
+    folded = unicodedata.normalize("NFKC", cluster).casefold()
+    # NFKC may itself produce decomposed Arabic with diacritics (presentation forms).
+    return "".join(_ARABIC_MAP.get(ch, ch) for ch in folded if ch not in _ARABIC_DROP)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """A folded text and the map back to the text it came from.
+
+    ``starts[i]``/``ends[i]`` are the original span of folded character ``i``; ``None`` when
+    the fold kept every character in place (then offsets are the identity).
+    """
+
+    original: str
+    text: str
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original ``(start, end)`` of the folded slice ``text[start:end]`` (``end > start``)."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        return self.starts[start], self.ends[end - 1]
+
+
+def _clusters(text: str) -> list[tuple[int, str]]:
+    """Split into (offset, base character plus its combining marks) when marks are present."""
+    out: list[tuple[int, str]] = []
+    for i, ch in enumerate(text):
+        if out and _COMBINING.match(ch):
+            offset, cluster = out[-1]
+            out[-1] = (offset, cluster + ch)
+        else:
+            out.append((i, ch))
+    return out
+
+
+def normalize(text: str) -> Normalized:
+    """Fold ``text`` for matching; see the module docstring for what folding does."""
+    if text.isascii():
+        return Normalized(text, text.lower())
+    if _COMBINING.search(text):
+        pieces = [(offset, cluster, _fold(cluster)) for offset, cluster in _clusters(text)]
+    else:
+        pieces = [(i, ch, _fold(ch)) for i, ch in enumerate(text)]
+    folded = "".join(p[2] for p in pieces)
+    if len(folded) == len(text) and all(len(p[2]) == 1 for p in pieces):
+        return Normalized(text, folded)
+    starts: list[int] = []
+    ends: list[int] = []
+    for offset, cluster, out in pieces:
+        starts.extend([offset] * len(out))
+        ends.extend([offset + len(cluster)] * len(out))
+    return Normalized(text, folded, tuple(starts), tuple(ends))
+
+
+def fold(text: str) -> str:
+    """Just the folded text, for terms and aliases where offsets do not matter."""
+    return normalize(text).text

@@ -1,0 +1,311 @@
+"""The rules file: what ops edit, loaded and validated with positions for every error.
+
+Semantics. A rule fires on an article when every condition it states holds:
+
+* ``entities: {all: [...], any: [...], none: [...]}``: every entity of ``all`` occurs, at least
+  one of ``any`` occurs (when ``any`` is given), no entity of ``none`` occurs. An entity occurs
+  when any of its aliases does, as a whole word (see ``monitor.match``).
+* ``keywords``: the same three lists, with literal words or phrases instead of entity names.
+* ``money: {min, max, currency}``: some amount in the article, in that currency, lies within
+  the bounds (inclusive).
+
+A rule must state at least one condition and notify at least one channel. Channels are lists
+of apprise URLs; ``${VAR}`` in a URL is read from the environment when the alert is sent, so
+secrets never sit in the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.errors import ConfigError, RulesError
+
+log = logging.getLogger(__name__)
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"90s"``, ``"5m"``, ``"1h30m"``, ``"1d"`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.fullmatch(str(value).strip())
+        if not match or not any(match.groups()):
+            raise ValueError(f"{value!r} is not a duration; write it like 30s, 5m, 1h or 1d")
+        d, h, m, s = (int(g or 0) for g in match.groups())
+        seconds = float(((d * 24 + h) * 60 + m) * 60 + s)
+    if seconds < 1:
+        raise ValueError("a duration must be at least one second")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feed(_Strict):
+    url: str
+    every: Duration = timedelta(minutes=5)
+    name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str) -> str:
+        if not re.match(r"https?://[^/\s]+", url):
+            raise ValueError(f"{url!r} is not an http or https URL")
+        return url
+
+
+class Condition(_Strict):
+    all: tuple[str, ...] = ()
+    any: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        return self.all + self.any + self.none
+
+
+class MoneyCondition(_Strict):
+    min: Decimal | None = None
+    max: Decimal | None = None
+    currency: str
+
+    @field_validator("currency")
+    @classmethod
+    def _iso(cls, code: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{3}", code):
+            raise ValueError(f"{code!r} is not an ISO 4217 code such as EUR or USD")
+        return code.upper()
+
+
+class Rule(_Strict):
+    name: str = Field(min_length=1)
+    entities: Condition | None = None
+    keywords: Condition | None = None
+    money: MoneyCondition | None = None
+    notify: tuple[str, ...] = Field(min_length=1)
+
+
+class RulesFile(_Strict):
+    feeds: tuple[Feed, ...] = ()
+    entities: dict[str, tuple[str, ...]] = {}
+    channels: dict[str, tuple[str, ...]] = {}
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadedRules:
+    """A validated rules file and where it came from."""
+
+    path: str
+    rules: RulesFile
+    mtime_ns: int = 0
+
+
+# --- YAML with positions -------------------------------------------------------------------
+
+Path_ = tuple[str | int, ...]
+_KEY = "\0key"  # marks[(*path, _KEY)] is where the key of that path is written
+
+
+def _to_python(
+    node: yaml.Node,
+    path: Path_,
+    marks: dict[Path_, yaml.Mark],
+    errors: list[tuple[int, int, str]],
+) -> Any:
+    """Build plain Python data from a YAML node tree, noting where each value starts."""
+    marks[path] = node.start_mark
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if key in out:
+                mark = key_node.start_mark
+                errors.append((mark.line + 1, mark.column + 1, f"duplicate key {key!r}"))
+            marks[(*path, key, _KEY)] = key_node.start_mark
+            out[key] = _to_python(value_node, (*path, key), marks, errors)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, (*path, i), marks, errors) for i, v in enumerate(node.value)]
+    return _SCALARS.construct_object(node)
+
+
+# A constructor for scalars only: ints, floats, booleans and strings as YAML 1.1 reads them.
+_SCALARS = yaml.SafeLoader("")
+
+
+def _position(marks: dict[Path_, yaml.Mark], loc: Path_) -> tuple[int, int]:
+    for cut in range(len(loc), -1, -1):
+        mark = marks.get(tuple(loc[:cut]))
+        if mark is not None:
+            return mark.line + 1, mark.column + 1
+    return 1, 1
+
+
+def _describe(error: Any) -> str:
+    kind, msg = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return f"unknown key {error['loc'][-1]!r}"
+    if kind == "missing":
+        return f"missing required key {error['loc'][-1]!r}"
+    return str(msg).removeprefix("Value error, ")
+
+
+def _check_references(rules: RulesFile) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    for name, aliases in rules.entities.items():
+        if not aliases:
+            problems.append((("entities", name), f"entity {name!r} has no aliases"))
+        for i, alias in enumerate(aliases):
+            if not str(alias).strip():
+                problems.append((("entities", name, i), f"entity {name!r} has an empty alias"))
+    for name, urls in rules.channels.items():
+        if not urls:
+            problems.append((("channels", name), f"channel {name!r} has no URLs"))
+    seen: set[str] = set()
+    for i, rule in enumerate(rules.rules):
+        where: Path_ = ("rules", i)
+        if rule.name in seen:
+            problems.append(((*where, "name"), f"duplicate rule name {rule.name!r}"))
+        seen.add(rule.name)
+        if rule.entities is None and rule.keywords is None and rule.money is None:
+            problems.append(
+                (where, f"rule {rule.name!r} states no condition (entities, keywords or money)")
+            )
+        if rule.entities is not None:
+            for part in ("all", "any", "none"):
+                for j, ref in enumerate(getattr(rule.entities, part)):
+                    if ref not in rules.entities:
+                        problems.append(
+                            (
+                                (*where, "entities", part, j),
+                                f"unknown entity {ref!r} in rule {rule.name!r}",
+                            )
+                        )
+        for j, channel in enumerate(rule.notify):
+            if channel not in rules.channels:
+                problems.append(
+                    ((*where, "notify", j), f"unknown channel {channel!r} in rule {rule.name!r}")
+                )
+        if rule.money is not None and rule.money.min is None and rule.money.max is None:
+            problems.append(((*where, "money"), "money needs min, max or both"))
+    return problems
+
+
+def parse_rules(text: str, path: str = "<rules>") -> RulesFile:
+    """Validate the text of a rules file; raise ``RulesError`` listing every problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise RulesError(path, [(line, column, f"not valid YAML: {exc.problem or exc}")]) from None
+    if root is None:
+        raise RulesError(path, [(1, 1, "the file is empty; it needs at least a 'rules' list")])
+    marks: dict[Path_, yaml.Mark] = {}
+    problems: list[tuple[int, int, str]] = []
+    data = _to_python(root, (), marks, problems)
+    if not isinstance(data, dict):
+        raise RulesError(
+            path, [(1, 1, "the file must be a mapping with feeds, entities, channels and rules")]
+        )
+    try:
+        rules = RulesFile.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            if error["type"] == "extra_forbidden":
+                loc = (*loc, _KEY)
+            line, column = _position(marks, loc)
+            problems.append((line, column, _describe(error)))
+        raise RulesError(path, problems) from None
+    for loc, reason in _check_references(rules):
+        line, column = _position(marks, loc)
+        problems.append((line, column, reason))
+    if problems:
+        raise RulesError(path, problems)
+    return rules
+
+
+def load_rules(path: str | Path) -> LoadedRules:
+    """Read and validate a rules file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+        mtime = file.stat().st_mtime_ns
+    except OSError as exc:
+        raise RulesError(str(path), [(1, 1, f"cannot read the file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise RulesError(str(path), [(1, 1, f"the file is not UTF-8: {exc.reason}")]) from None
+    return LoadedRules(str(path), parse_rules(text, str(path)), mtime)
+
+
+class RulesSource:
+    """The current rules of a file that ops may edit while the worker runs.
+
+    ``current()`` re-reads the file when it changed on disk. An edit that does not validate
+    is refused: its errors are logged and the last valid rules stay in force.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._loaded = load_rules(self.path)
+        self._refused_mtime: int | None = None
+
+    def current(self) -> RulesFile:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except OSError:
+            return self._loaded.rules
+        if mtime not in (self._loaded.mtime_ns, self._refused_mtime):
+            try:
+                self._loaded = load_rules(self.path)
+                log.info(
+                    "rules reloaded from %s: %d rules", self.path, len(self._loaded.rules.rules)
+                )
+            except RulesError as exc:
+                self._refused_mtime = mtime
+                log.error("rules edit refused, previous rules stay active: %s", exc)
+        return self._loaded.rules
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(url: str, environ: dict[str, str] | None = None) -> str:
+    """Replace ``${VAR}`` in a channel URL; a missing variable is a ``ConfigError`` naming it."""
+    env = os.environ if environ is None else environ
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise ConfigError(f"environment variable {name} is not set")
+        return env[name]
+
+    return _ENV_REF.sub(value, url)
+
+
+def missing_env(rules: RulesFile, environ: dict[str, str] | None = None) -> list[str]:
+    """Names of variables the channel URLs reference that the environment lacks."""
+    env = os.environ if environ is None else environ
+    names = {
+        m.group(1) for urls in rules.channels.values() for u in urls for m in _ENV_REF.finditer(u)
+    }
+    return sorted(n for n in names if n not in env)

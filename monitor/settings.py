@@ -1,0 +1,68 @@
+"""Settings, read once from the environment at the edge and passed down.
+
+Every environment variable the monitor reads is a field here; the README's configuration table
+lists the same names and defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_state_dir() -> Path:
+    return Path(platformdirs.user_data_dir("news-monitor"))
+
+
+class Settings(BaseSettings):
+    """The monitor's configuration. Environment variables are ``MONITOR_<FIELD>``, except
+    ``REDIS_URL``."""
+
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", frozen=True, extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "MONITOR_REDIS_URL")
+    )
+    """Redis as broker and state store. Unset: the embedded default (files and SQLite)."""
+
+    rules: Path | None = None
+    """The rules file, when a command is not given ``--rules``."""
+
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    """Where the embedded default keeps its queue and state."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    total_timeout: float = 30.0
+    """Deadlines, in seconds, for every URL we fetch (feeds and articles)."""
+
+    max_bytes: int = 5_000_000
+    """Largest body read from any URL; a larger one is refused."""
+
+    contact_url: str = "https://github.com/news-monitor/news-monitor"
+    """Named in our User-Agent, so a publisher can reach whoever runs the crawler."""
+
+    seen_retention_days: float = 30.0
+    """How long an article's URL is remembered as seen."""
+
+    beat_interval: float = 5.0
+    """Seconds between two checks for feeds that are due."""
+
+    delivery_attempts: int = 8
+    """Attempts per alert and target before it is recorded as failed for good."""
+
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured and the embedded default is in use."""
+        return not self.redis_url
+
+    @property
+    def user_agent(self) -> str:
+        from monitor import __version__
+
+        return f"news-monitor/{__version__} (+{self.contact_url})"

@@ -1,0 +1,181 @@
+"""All state behind one small interface, with Redis and embedded SQLite implementations.
+
+The pipeline only ever needs a key-value store of JSON documents with expiry and one atomic
+operation, ``claim``: set a key only if it is absent (Redis ``SET NX EX``, SQLite ``INSERT OR
+IGNORE`` in one transaction). Every "exactly once" in the monitor is a claim: an article seen,
+a feed's polling slot, an alert being sent.
+
+Keys in use: ``seen:<article key>``, ``entry:<article id>``, ``alert:<alert id>``,
+``sending:<alert id>``, ``slot:<feed url>``, ``feed:<feed url>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import redis
+
+from monitor.settings import Settings
+
+JSON = dict[str, Any]
+PURGE_EVERY = 300.0  # seconds between two sweeps of expired rows in SQLite
+
+
+class Store(Protocol):
+    """The state interface the whole pipeline uses; see the module docstring."""
+
+    def claim(self, key: str, ttl: float, value: JSON | None = None) -> bool:
+        """Set ``key`` (to ``value``) for ``ttl`` seconds only if absent; True if we set it."""
+        ...
+
+    def get(self, key: str) -> JSON | None: ...
+
+    def put(self, key: str, value: JSON, ttl: float | None = None) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every live key that starts with ``prefix`` (for listings, not for hot paths)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class RedisStore:
+    """State in Redis, shared by every worker that talks to the same server."""
+
+    def __init__(self, url: str, namespace: str = "monitor:") -> None:
+        self._redis = redis.Redis.from_url(url, decode_responses=True)
+        self._ns = namespace
+
+    def claim(self, key: str, ttl: float, value: JSON | None = None) -> bool:
+        payload = json.dumps(value or {}, ensure_ascii=False)
+        return bool(self._redis.set(self._ns + key, payload, nx=True, px=int(ttl * 1000)))
+
+    def get(self, key: str) -> JSON | None:
+        raw = self._redis.get(self._ns + key)
+        return json.loads(str(raw)) if raw is not None else None
+
+    def put(self, key: str, value: JSON, ttl: float | None = None) -> None:
+        payload = json.dumps(value, ensure_ascii=False)
+        self._redis.set(self._ns + key, payload, px=int(ttl * 1000) if ttl else None)
+
+    def delete(self, key: str) -> None:
+        self._redis.delete(self._ns + key)
+
+    def keys(self, prefix: str) -> list[str]:
+        pattern = self._ns + prefix.replace("*", r"\*") + "*"
+        return sorted(str(k)[len(self._ns) :] for k in self._redis.scan_iter(pattern, count=500))
+
+    def ping(self) -> None:
+        self._redis.ping()
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+class SqliteStore:
+    """State in one SQLite file, shared by the processes of one machine.
+
+    WAL mode lets readers and one writer work at once; every claim is one ``BEGIN IMMEDIATE``
+    transaction, so two processes cannot both claim a key. A connection is opened per process
+    and thread, because SQLite connections must not cross a fork.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._purged_at = 0.0
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS kv "
+                "(key TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL)"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        pid = os.getpid()
+        if getattr(self._local, "pid", None) != pid:
+            self._local.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._local.db.execute("PRAGMA busy_timeout=30000")
+            self._local.pid = pid
+        db: sqlite3.Connection = self._local.db
+        return db
+
+    def claim(self, key: str, ttl: float, value: JSON | None = None) -> bool:
+        db = self._connect()
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if now - self._purged_at > PURGE_EVERY:
+                # Redis expires keys itself; here expired rows go in bulk now and then.
+                db.execute("DELETE FROM kv WHERE expires <= ?", (now,))
+                self._purged_at = now
+            else:
+                db.execute("DELETE FROM kv WHERE key = ? AND expires <= ?", (key, now))
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO kv VALUES (?, ?, ?)",
+                (key, json.dumps(value or {}, ensure_ascii=False), now + ttl),
+            ).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return inserted == 1
+
+    def get(self, key: str) -> JSON | None:
+        row = (
+            self._connect()
+            .execute(
+                "SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
+                (key, time.time()),
+            )
+            .fetchone()
+        )
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, value: JSON, ttl: float | None = None) -> None:
+        self._connect().execute(
+            "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)",
+            (key, json.dumps(value, ensure_ascii=False), time.time() + ttl if ttl else None),
+        )
+
+    def delete(self, key: str) -> None:
+        self._connect().execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    def keys(self, prefix: str) -> list[str]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._connect().execute(
+            "SELECT key FROM kv WHERE key LIKE ? ESCAPE '\\' "
+            "AND (expires IS NULL OR expires > ?) ORDER BY key",
+            (escaped + "%", time.time()),
+        )
+        return [r[0] for r in rows]
+
+    def ping(self) -> None:
+        self._connect().execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+            self._local.pid = None
+
+
+def open_store(settings: Settings) -> Store:
+    """Redis when ``REDIS_URL`` is set, otherwise SQLite in the state directory."""
+    if settings.redis_url:
+        return RedisStore(settings.redis_url)
+    return SqliteStore(settings.state_dir / "state.db")

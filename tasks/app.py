@@ -1,0 +1,94 @@
+"""The Celery app: broker, queues, delivery guarantees and beat's schedule.
+
+With ``REDIS_URL`` set, Redis is the broker. Without it, kombu's filesystem transport keeps the
+queues as files under ``MONITOR_STATE_DIR``: no server, same tasks.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu.entity import Queue
+
+from monitor.settings import Settings
+
+# Polling and delivery wait on the network; extraction burns CPU. Separate queues let each be
+# given its own workers and concurrency.
+POLL_QUEUE, EXTRACT_QUEUE, DELIVER_QUEUE = "poll", "extract", "deliver"
+QUEUES = (POLL_QUEUE, EXTRACT_QUEUE, DELIVER_QUEUE)
+# The longest a delivery retry waits; the broker's visibility timeout must exceed it.
+MAX_RETRY_DELAY = 1800
+
+
+def broker_settings(settings: Settings) -> dict[str, object]:
+    """Broker URL and transport options for the configured mode."""
+    if settings.redis_url:
+        return {
+            "broker_url": settings.redis_url,
+            # Redis hands an unacknowledged message to another worker after this long. It must
+            # exceed the longest retry countdown, or a scheduled retry would run twice.
+            "broker_transport_options": {"visibility_timeout": 2 * MAX_RETRY_DELAY},
+        }
+    folder = settings.state_dir / "queue"
+    folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "store_processed": False,
+            # How often an idle worker looks for new message files.
+            "polling_interval": 0.2,
+        },
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    settings = settings or Settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
+    app = Celery("monitor")
+    app.conf.update(
+        broker_settings(settings),
+        task_queues=[Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
+        task_default_queue=POLL_QUEUE,
+        task_routes={
+            "monitor.poll_due_feeds": {"queue": POLL_QUEUE},
+            "monitor.poll_feed": {"queue": POLL_QUEUE},
+            "monitor.process_article": {"queue": EXTRACT_QUEUE},
+            "monitor.deliver_alert": {"queue": DELIVER_QUEUE},
+        },
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        # Acknowledge a message only after its task ran: a worker that dies mid-task leaves
+        # the message to be delivered again. Every task is idempotent, so a repeat is harmless.
+        task_acks_late=True,
+        # A child process killed (SIGKILL, out of memory) requeues its message instead of
+        # acknowledging it as failed, so the work is redone rather than lost.
+        task_reject_on_worker_lost=True,
+        # With late acks, messages reserved but not started would wait behind a slow task and
+        # be redelivered if the worker died; take one at a time.
+        worker_prefetch_multiplier=1,
+        # When the broker connection drops, unacked messages go back to the queue; stop the
+        # running copies so a task does not run twice at once.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        broker_connection_retry_on_startup=True,
+        # A hung fetch or extraction must not hold a worker forever; the fetcher's own
+        # deadlines are shorter, this is the backstop.
+        task_soft_time_limit=120,
+        task_time_limit=150,
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            # Beat ticks often; which feeds are due comes from each feed's `every` in the
+            # rules file, read afresh at every tick (monitor.pipeline.due_feeds).
+            "poll-due-feeds": {
+                "task": "monitor.poll_due_feeds",
+                "schedule": settings.beat_interval,
+                "options": {"expires": settings.beat_interval * 2},
+            },
+        },
+        beat_schedule_filename=str(settings.state_dir / "beat-schedule"),
+    )
+    return app
+
+
+app = create_app()

@@ -1,0 +1,76 @@
+"""The tasks: each takes an id or URL, calls one step of ``monitor.pipeline``, queues the next.
+
+Polling is not retried: the feed's next slot is the retry. Delivery is retried with
+exponential backoff and jitter while the target refuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from typing import Any
+
+from celery import Task
+
+from monitor.errors import ConfigError, DeliveryFailed, MonitorError
+from monitor.pipeline import (
+    Context,
+    deliver_alert,
+    due_feeds,
+    open_context,
+    poll_feed,
+    process_article,
+)
+from monitor.settings import Settings
+from tasks.app import MAX_RETRY_DELAY, app
+
+log = logging.getLogger(__name__)
+
+_context: Context | None = None
+_context_pid: int | None = None
+
+
+def context() -> Context:
+    """This process's context, opened on first use (after the fork, never before)."""
+    global _context, _context_pid
+    if _context is None or _context_pid != os.getpid():
+        settings = Settings()
+        if settings.rules is None:
+            raise ConfigError("no rules file: set MONITOR_RULES")
+        _context, _context_pid = open_context(settings, settings.rules), os.getpid()
+    return _context
+
+
+@app.task(name="monitor.poll_due_feeds")
+def poll_due_feeds() -> None:
+    for url in due_feeds(context()):
+        poll_feed_task.delay(url)
+
+
+@app.task(name="monitor.poll_feed")
+def poll_feed_task(url: str) -> None:
+    try:
+        article_ids = poll_feed(context(), url)
+    except MonitorError:
+        return  # logged and recorded on the feed's health by poll_feed
+    for article_id in article_ids:
+        process_article_task.delay(article_id)
+
+
+@app.task(name="monitor.process_article")
+def process_article_task(article_id: str) -> None:
+    for alert_id in process_article(context(), article_id):
+        deliver_alert_task.delay(alert_id)
+
+
+@app.task(name="monitor.deliver_alert", bind=True, max_retries=None)
+def deliver_alert_task(self: Task[Any, Any], alert_id: str) -> None:
+    ctx = context()
+    last = self.request.retries + 1 >= ctx.settings.delivery_attempts
+    try:
+        deliver_alert(ctx, alert_id, last_attempt=last)
+    except DeliveryFailed as exc:
+        delay = min(MAX_RETRY_DELAY, 15 * 2**self.request.retries)
+        countdown = exc.retry_after or delay * random.uniform(0.5, 1.0)  # noqa: S311  (jitter)
+        raise self.retry(countdown=countdown, exc=exc) from None

@@ -1,0 +1,121 @@
+"""The ``monitor`` command as a user runs it: check, rules validate, poll --once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.feeds import rss
+from tests.servers import SiteServer, SmtpSink
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED = FIXTURES / "seed_article_ar.html"
+RULES = """
+entities:
+  musk: ["Elon Musk", "Musk", "إيلون ماسك", "ماسك"]
+  putin: ["Vladimir Putin", "Putin", "بوتين"]
+  trump: ["Donald Trump", "Trump", "ترامب"]
+  starlink: ["Starlink", "ستارلينك"]
+channels:
+  desk: ["json://127.0.0.1:9/never"]
+rules:
+  - name: musk-putin
+    entities: {all: [musk, putin]}
+    notify: [desk]
+  - name: campaign-money
+    entities: {any: [musk]}
+    keywords: {any: ["campaign", "حملة"]}
+    money: {min: 50000000, currency: EUR}
+    notify: [desk]
+"""
+
+
+def monitor(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONITOR_", "REDIS_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=ROOT,
+        env=full_env,
+        input=stdin.decode() if stdin else None,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_json_on_the_seed_page(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    result = monitor("check", "--rules", str(rules), "--json", str(SEED))
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    report = json.loads(line)
+    assert report["source"] == str(SEED)
+    assert report["language"] == "ar"
+    assert "ماسك تحدث بانتظام مع بوتين" in report["title"]
+    text = report["text"]
+    assert "زر الذهاب إلى الأعلى" not in text and "مقالات ذات صلة" not in text  # boilerplate gone
+    amounts = [(a["value"], a["currency"], text[a["start"] : a["end"]]) for a in report["amounts"]]
+    assert amounts == [(40_000_000, "EUR", "40 مليون يورو"), (70_000_000, "EUR", "70 مليون يورو")]
+    assert set(report["entities"]) == {"musk", "putin", "trump", "starlink"}
+    for name, hits in report["entities"].items():
+        for hit in hits:
+            assert hit["alias"] in text[hit["start"] : hit["end"]] or name == "musk", hit
+    forms = {text[h["start"] : h["end"]] for h in report["entities"]["trump"]}
+    assert "لترامب" in forms
+    fired = {f["rule"]: f["evidence"] for f in report["fired"]}
+    assert set(fired) == {"musk-putin", "campaign-money"}
+    assert any(text[e["start"] : e["end"]] == "70 مليون يورو" for e in fired["campaign-money"])
+
+
+def test_check_reads_stdin_and_prints_a_readable_report(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    result = monitor("check", "--rules", str(rules), "-", stdin=SEED.read_bytes())
+    assert result.returncode == 0, result.stderr
+    assert "fired:     musk-putin" in result.stdout
+    assert "70 مليون يورو" in result.stdout
+
+
+def test_rules_validate(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(RULES, encoding="utf-8")
+    ok = monitor("rules", "validate", str(good))
+    assert ok.returncode == 0 and "ok" in ok.stdout
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(RULES.replace("all: [musk, putin]", "all: [musk, putn]"), encoding="utf-8")
+    refused = monitor("rules", "validate", str(bad))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == f"{bad}:11:28: unknown entity 'putn' in rule 'musk-putin'"
+
+
+def test_poll_once_delivers_then_sends_nothing_more(
+    tmp_path: Path, site: SiteServer, smtp: SmtpSink
+) -> None:
+    article = site.route("/a.html", SEED.read_bytes())
+    feed = site.route(
+        "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
+    )
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        RULES.replace("json://127.0.0.1:9/never", smtp.apprise_url()).replace(
+            "entities:", f"feeds:\n  - url: {feed}\nentities:", 1
+        ),
+        encoding="utf-8",
+    )
+    env = {"MONITOR_RULES": str(rules), "MONITOR_STATE_DIR": str(tmp_path / "state")}
+    first = monitor("poll", "--once", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "1 new articles, alerts: 2 sent" in first.stdout
+    assert len(smtp.messages) == 2
+    second = monitor("poll", "--once", env=env)
+    assert "0 new articles, alerts: none" in second.stdout
+    assert len(smtp.messages) == 2

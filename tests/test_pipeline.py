@@ -1,0 +1,138 @@
+"""One cycle in this process (``monitor poll --once``): broken feeds do not stop the others,
+a page that cannot be had falls back to the feed's summary, a second cycle sends nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.pipeline import Context, open_context, run_cycle
+from monitor.settings import Settings
+from tests.feeds import rss
+from tests.servers import SiteServer, WebhookSink, free_port
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def rules_text(feeds: list[str], target: str) -> str:
+    feed_lines = "".join(f"  - url: {url}\n    every: 1m\n" for url in feeds)
+    return f"""
+feeds:
+{feed_lines}
+entities:
+  musk: ["Musk", "ماسك"]
+  putin: ["Putin", "بوتين"]
+channels:
+  hook: ["{target}"]
+rules:
+  - name: musk-putin
+    entities: {{all: [musk, putin]}}
+    notify: [hook]
+"""
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    return Settings(
+        redis_url=redis_url, state_dir=tmp_path / "state", total_timeout=3.0, read_timeout=2.0
+    )
+
+
+@pytest.fixture
+def make_context(settings: Settings, tmp_path: Path) -> Iterator[object]:
+    opened: list[Context] = []
+
+    def make(text: str) -> Context:
+        path = tmp_path / "rules.yaml"
+        path.write_text(text, encoding="utf-8")
+        ctx = open_context(settings, path)
+        opened.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in opened:
+        ctx.close()
+
+
+def test_bad_feeds_are_logged_in_one_line_and_the_good_one_still_alerts(
+    make_context, site: SiteServer, webhook: WebhookSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    article = site.route("/a.html", (FIXTURES / "seed_article_ar.html").read_bytes())
+    good = site.route(
+        "/good.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
+    )
+    garbage = site.route(
+        "/garbage.xml", b"\x00\x01 this is not xml at all <<<", content_type="application/rss+xml"
+    )
+    erroring = site.route("/error.xml", "boom", status=500)
+    down = f"http://127.0.0.1:{free_port()}/feed.xml"
+    ctx = make_context(rules_text([garbage, erroring, down, good], webhook.apprise_url()))
+
+    with caplog.at_level(logging.WARNING):
+        report = run_cycle(ctx)
+
+    assert (report.feeds, report.feeds_failed, report.articles) == (4, 3, 1)
+    assert report.alerts == {"sent": 1}
+    assert len(webhook.received) == 1
+    feed_lines = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("feed failed")
+    ]
+    assert len(feed_lines) == 3
+    assert all("\n" not in line for line in feed_lines)
+    assert any(garbage in line and "not an RSS or Atom feed" in line for line in feed_lines)
+    assert any(erroring in line and "HTTP 500" in line for line in feed_lines)
+    assert any(down in line and "cannot connect" in line for line in feed_lines)
+    health = ctx.store.get(f"feed:{garbage}")
+    assert health is not None and health["consecutive_errors"] == 1
+
+    again = run_cycle(ctx)
+    assert again.articles == 0 and again.alerts == {}
+    assert len(webhook.received) == 1
+
+
+def test_unreachable_page_falls_back_to_the_feed_summary(
+    make_context, site: SiteServer, webhook: WebhookSink
+) -> None:
+    missing = site.url("/gone.html")
+    feed = site.route(
+        "/feed.xml",
+        rss(
+            [
+                {
+                    "title": "ماسك وبوتين",
+                    "link": missing,
+                    "description": "<p>قال ماسك إنه تحدث مع بوتين عبر الهاتف مرة واحدة فقط.</p>",
+                }
+            ]
+        ),
+        content_type="application/rss+xml",
+    )
+    ctx = make_context(rules_text([feed], webhook.apprise_url()))
+    report = run_cycle(ctx)
+    assert report.alerts == {"sent": 1}
+    message = webhook.received[0]["json"]["message"]
+    assert "⟦ماسك⟧" in message and missing in message
+
+
+def test_a_target_that_stays_down_is_recorded_failed(
+    make_context, site: SiteServer, webhook: WebhookSink
+) -> None:
+    article = site.route("/a.html", (FIXTURES / "seed_article_ar.html").read_bytes())
+    feed = site.route(
+        "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
+    )
+    webhook.down = True
+    ctx = make_context(rules_text([feed], webhook.apprise_url()))
+    report = run_cycle(ctx, attempts=2, pause=0.01)
+    assert report.alerts == {"failed": 1}
+    (key,) = ctx.store.keys("alert:")
+    alert = ctx.store.get(key)
+    assert alert is not None
+    assert (
+        alert["status"] == "failed" and alert["attempts"] == 2 and "hook#0" in alert["last_error"]
+    )
+    assert len(webhook.failed) == 2
