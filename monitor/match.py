@@ -15,16 +15,21 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
+from itertools import accumulate
+from typing import Generic, TypeVar
 
 from monitor.money import Amount
 from monitor.normalize import Normalized, fold, normalize
 from monitor.rules import Condition, Rule, RulesFile
 
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
-# Characters that may stand between the words of a phrase: anything but a word character or
-# a sentence end.
-_PHRASE_GAP = r"[^\w.!?؟\n]+"
+# The words of a phrase may be apart by anything but a sentence end.
+_SENTENCE_END = re.compile(r"[.!?؟\n]")
 _WORD = re.compile(r"\w+")
+_WORD_SPLIT = re.compile(r"(\w+)")
+_WORD_CACHE_SIZE = 500_000
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,41 +71,100 @@ class Report:
     fired: list[Match] = field(default_factory=list)
 
 
-def term_pattern(term: str) -> re.Pattern[str] | None:
-    """The regex that finds ``term`` as whole words in folded text (None for an empty term)."""
-    words = _WORD.findall(fold(term))
-    if not words:
-        return None
-    first = re.escape(words[0])
-    if _ARABIC_LETTER.match(words[0]):
-        if words[0].startswith("ال") and len(words[0]) > 2:
+@lru_cache(maxsize=200_000)
+def _proclitic_forms(word: str) -> tuple[str, ...]:
+    """The word itself and what it would be without an Arabic proclitic in front."""
+    if not _ARABIC_LETTER.match(word):
+        return (word,)
+    forms = [word]
+    for prefix in _PROCLITICS:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+            forms.append(word[len(prefix) :])
+    for prefix in _CONTRACTED:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
             # ل + ال contracts to لل: "للكرملين" is "ل" + "الكرملين".
-            first = f"(?:[وف]?[بك]?{first}|[وف]?لل{re.escape(words[0][2:])})"
-        else:
-            first = f"(?:[وف]?[بكل]?(?:ال)?|[وف]?لل)?{first}"
-    body = _PHRASE_GAP.join([first, *(re.escape(w) for w in words[1:])])
-    return re.compile(rf"(?<!\w){body}(?!\w)")
+            forms.append("ال" + word[len(prefix) :])
+    return tuple(forms)
 
 
-class TermSet:
-    """A set of named terms, each with its aliases, found in one pass per alias."""
+def _proclitic_prefixes() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    plain = {
+        conj + prep + article
+        for conj in ("", "و", "ف")
+        for prep in ("", "ب", "ك", "ل")
+        for article in ("", "ال")
+    } - {""}
+    contracted = {conj + "لل" for conj in ("", "و", "ف")}
+    by_length = sorted(plain, key=len, reverse=True)
+    return tuple(by_length), tuple(sorted(contracted, key=len, reverse=True))
 
-    def __init__(self, groups: Mapping[str, Sequence[str]]) -> None:
-        self._patterns: list[tuple[str, str, re.Pattern[str]]] = []
+
+_PROCLITICS, _CONTRACTED = _proclitic_prefixes()
+
+
+@dataclass(frozen=True, slots=True)
+class _Term(Generic[K]):
+    name: K
+    alias: str
+    words: tuple[str, ...]
+
+
+class TermSet(Generic[K]):
+    """Named terms, each with its aliases, found in one pass over the words of a text.
+
+    The text is cut into words once; each word, and each form of it without an Arabic
+    proclitic, is looked up in a table of the terms' first words; a phrase then checks the
+    words that follow and the gaps between them.
+    """
+
+    def __init__(self, groups: Mapping[K, Sequence[str]]) -> None:
+        self._by_first: dict[str, list[_Term[K]]] = {}
         for name, aliases in groups.items():
             for alias in aliases:
-                pattern = term_pattern(alias)
-                if pattern is not None:
-                    self._patterns.append((name, alias, pattern))
+                words = tuple(_WORD.findall(fold(alias)))
+                if words:
+                    self._by_first.setdefault(words[0], []).append(_Term(name, alias, words))
+        # Every word met in a text so far, and those of them that may start a term: news
+        # repeats its vocabulary, so after a few articles a text is two set operations away
+        # from the few words worth a look.
+        self._known: set[str] = set()
+        self._starting: dict[str, tuple[_Term[K], ...]] = {}
 
-    def find(self, text: Normalized) -> dict[str, list[Hit]]:
+    def _learn(self, words: set[str]) -> None:
+        if len(self._known) > _WORD_CACHE_SIZE:
+            self._known.clear()
+            self._starting.clear()
+        for word in words:
+            forms = _proclitic_forms(word)
+            terms = tuple(t for form in forms for t in self._by_first.get(form, ()))
+            if terms:
+                self._starting[word] = terms
+        self._known |= words
+
+    def find(self, text: Normalized) -> dict[K, list[Hit]]:
         """Every occurrence of every term, by name; overlapping hits of one name keep the
         longest."""
-        found: dict[str, list[Hit]] = {}
-        for name, alias, pattern in self._patterns:
-            for m in pattern.finditer(text.text):
-                start, end = text.span(m.start(), m.end())
-                found.setdefault(name, []).append(Hit(alias, start, end))
+        # parts alternates gap, word, gap, word, …, gap; ends[j] is where parts[j] ends.
+        parts = _WORD_SPLIT.split(text.text)
+        words = parts[1::2]
+        ends = list(accumulate(map(len, parts)))
+        unique = set(words)
+        self._learn(unique - self._known)
+        present = unique.intersection(self._starting)
+        found: dict[K, list[Hit]] = {}
+        for i in [i for i, word in enumerate(words) if word in present]:
+            for term in self._starting[words[i]]:
+                last = i + len(term.words) - 1
+                if last > i and (
+                    last >= len(words)
+                    or any(
+                        words[i + k] != term.words[k] or _SENTENCE_END.search(parts[2 * (i + k)])
+                        for k in range(1, len(term.words))
+                    )
+                ):
+                    continue
+                start, end = text.span(ends[2 * i], ends[2 * last + 1])
+                found.setdefault(term.name, []).append(Hit(term.alias, start, end))
         return {name: _longest_first(hits) for name, hits in found.items()}
 
 
@@ -148,15 +212,19 @@ class Matcher:
 
     def __init__(self, rules: RulesFile) -> None:
         self.rules = rules
-        self.entities = TermSet(rules.entities)
-        keywords = {k: [k] for rule in rules.rules if rule.keywords for k in rule.keywords.names()}
-        self.keywords = TermSet(keywords)
+        terms: dict[tuple[str, str], Sequence[str]] = {
+            ("entity", name): aliases for name, aliases in rules.entities.items()
+        }
+        for rule in rules.rules:
+            for keyword in rule.keywords.names() if rule.keywords else ():
+                terms[("keyword", keyword)] = (keyword,)
+        self.terms = TermSet(terms)
 
     def match(self, text: str, amounts: Sequence[Amount]) -> Report:
         """Find every entity and keyword in ``text`` and the rules that fire on it."""
-        folded = normalize(text)
-        entities = self.entities.find(folded)
-        keywords = self.keywords.find(folded)
+        found = self.terms.find(normalize(text))
+        entities = {name: hits for (kind, name), hits in found.items() if kind == "entity"}
+        keywords = {name: hits for (kind, name), hits in found.items() if kind == "keyword"}
         fired: list[Match] = []
         for rule in self.rules.rules:
             if not (

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,28 +48,43 @@ def _fold(cluster: str) -> str:
     return "".join(_ARABIC_MAP.get(ch, ch) for ch in folded if ch not in _ARABIC_DROP)
 
 
+_DROP_CLASS = re.compile("[" + "".join(sorted(_ARABIC_DROP)) + "]")
+# A few str.replace passes beat str.translate by ten times on non-ASCII text.
+_REPLACEMENTS = [*_ARABIC_MAP.items(), *((ch, "") for ch in sorted(_ARABIC_DROP))]
+
+
 @dataclass(frozen=True, slots=True)
 class Normalized:
     """A folded text and the map back to the text it came from.
 
-    ``starts[i]``/``ends[i]`` are the original span of folded character ``i``; ``None`` when
-    the fold kept every character in place (then offsets are the identity).
+    Either ``starts``/``ends`` give the original span of every folded character (when folding
+    changed lengths), or ``cuts`` lists, for each run of folded text after a dropped
+    character, ``(folded offset, characters dropped so far)``; with neither, offsets are the
+    identity.
     """
 
     original: str
     text: str
     starts: tuple[int, ...] | None = None
     ends: tuple[int, ...] | None = None
+    cuts: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+
+    def _shift(self, index: int) -> int:
+        positions, dropped = self.cuts or ((), ())
+        at = bisect_right(positions, index) - 1
+        return index + (dropped[at] if at >= 0 else 0)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the folded slice ``text[start:end]`` (``end > start``)."""
-        if self.starts is None or self.ends is None:
-            return start, end
-        return self.starts[start], self.ends[end - 1]
+        if self.starts is not None and self.ends is not None:
+            return self.starts[start], self.ends[end - 1]
+        if self.cuts is not None:
+            return self._shift(start), self._shift(end - 1) + 1
+        return start, end
 
 
 def _clusters(text: str) -> list[tuple[int, str]]:
-    """Split into (offset, base character plus its combining marks) when marks are present."""
+    """Split into (offset, base character plus its combining marks)."""
     out: list[tuple[int, str]] = []
     for i, ch in enumerate(text):
         if out and _COMBINING.match(ch):
@@ -79,24 +95,43 @@ def _clusters(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def normalize(text: str) -> Normalized:
-    """Fold ``text`` for matching; see the module docstring for what folding does."""
-    if text.isascii():
-        return Normalized(text, text.lower())
-    if _COMBINING.search(text):
-        pieces = [(offset, cluster, _fold(cluster)) for offset, cluster in _clusters(text)]
-    else:
-        pieces = [(i, ch, _fold(ch)) for i, ch in enumerate(text)]
-    folded = "".join(p[2] for p in pieces)
-    if len(folded) == len(text) and all(len(p[2]) == 1 for p in pieces):
-        return Normalized(text, folded)
+def _fold_by_character(text: str) -> Normalized:
+    """The general case: some character folds to more or fewer than one character."""
+    pieces = [(offset, cluster, _fold(cluster)) for offset, cluster in _clusters(text)]
     starts: list[int] = []
     ends: list[int] = []
     for offset, cluster, out in pieces:
         starts.extend([offset] * len(out))
         ends.extend([offset + len(cluster)] * len(out))
-    return Normalized(text, folded, tuple(starts), tuple(ends))
+    return Normalized(text, "".join(p[2] for p in pieces), tuple(starts), tuple(ends))
 
+
+def normalize(text: str) -> Normalized:
+    """Fold ``text`` for matching; see the module docstring for what folding does."""
+    if text.isascii():
+        return Normalized(text, text.lower())
+    folded = text.casefold()
+    if (
+        len(folded) != len(text)
+        or not unicodedata.is_normalized("NFKC", text)
+        or _COMBINING.search(text)
+    ):
+        return _fold_by_character(text)
+    # Fast path: every character folds to one character, or is dropped.
+    positions: list[int] = []
+    dropped: list[int] = []
+    count = 0
+    for m in _DROP_CLASS.finditer(folded):
+        count += m.end() - m.start()
+        positions.append(m.end() - count)
+        dropped.append(count)
+    result = folded
+    for old, new in _REPLACEMENTS:
+        if old in result:
+            result = result.replace(old, new)
+    if not positions:
+        return Normalized(text, result)
+    return Normalized(text, result, cuts=(tuple(positions), tuple(dropped)))
 
 def fold(text: str) -> str:
     """Just the folded text, for terms and aliases where offsets do not matter."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.feeds import rss
 from tests.servers import SiteServer, SmtpSink
+from tests.worker import CeleryWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -119,3 +120,20 @@ def test_poll_once_delivers_then_sends_nothing_more(
     second = monitor("poll", "--once", env=env)
     assert "0 new articles, alerts: none" in second.stdout
     assert len(smtp.messages) == 2
+
+
+def test_run_is_worker_and_scheduler_in_one_command(tmp_path: Path, site: SiteServer, smtp: SmtpSink) -> None:
+    article = site.route("/a.html", SEED.read_bytes())
+    feed = site.route("/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        RULES.replace("json://127.0.0.1:9/never", smtp.apprise_url()).replace(
+            "entities:", f"feeds:\n  - url: {feed}\n    every: 1s\nentities:", 1
+        ),
+        encoding="utf-8",
+    )
+    env = {"MONITOR_STATE_DIR": str(tmp_path / "state"), "MONITOR_BEAT_INTERVAL": "0.5"}
+    command = [sys.executable, "-m", "monitor", "run", "--rules", str(rules), "--concurrency", "1"]
+    with CeleryWorker(env, tmp_path / "run.log", command=command):
+        smtp.wait_for(2, timeout=60)
+    assert sorted(str(m["Subject"]).split("]")[0] for m in smtp.messages) == ["[campaign-money", "[musk-putin"]

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class CeleryWorker:
-    """``celery -A tasks worker --beat`` on every queue, with the environment a test gives it."""
+    """``celery -A tasks worker --beat`` on every queue (or ``command``), with the environment a
+    test gives it."""
 
     def __init__(
         self,
@@ -23,29 +24,16 @@ class CeleryWorker:
         *,
         concurrency: int = 2,
         beat: bool = True,
+        command: list[str] | None = None,
     ) -> None:
         self.log_path = log_path
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONITOR_", "REDIS_"))}
         full_env.update(env)
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tasks",
-            "worker",
-            "--queues",
-            "poll,extract,deliver",
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-        if beat:
-            command.append("--beat")
+        if command is None:
+            command = [sys.executable, "-m", "celery", "-A", "tasks", "worker"]
+            command += ["--queues", "poll,extract,deliver", "--concurrency", str(concurrency)]
+            command += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+            command += ["--without-heartbeat", *(["--beat"] if beat else [])]
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
             command,
