@@ -16,6 +16,7 @@ import hashlib
 import html
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import apprise
@@ -133,7 +134,14 @@ def make_alerts(
     plain = snippet.render("⟦", "⟧")
     marked = snippet.render("<mark>", "</mark>", html.escape)
     evidence = [
-        {"kind": e.kind, "name": e.name, "term": e.term, "start": e.start, "end": e.end}
+        {
+            "kind": e.kind,
+            "name": e.name,
+            "term": e.term,
+            "start": e.start,
+            "end": e.end,
+            **({"converted": str(e.converted)} if e.converted is not None else {}),
+        }
         for e in match.evidence
     ]
     return [
@@ -161,10 +169,24 @@ def make_alerts(
 def _why(alert: Alert) -> str:
     terms = dict.fromkeys(e["term"] for e in alert.evidence if e["kind"] != "money")
     parts = [", ".join(terms)] if terms else []
-    money = [e["term"] for e in alert.evidence if e["kind"] == "money"]
+    money = [
+        f"{e['term']} ≈ {_money(e['converted'])} {e['name']}"
+        for e in alert.evidence
+        if e["kind"] == "money"
+    ]
     if money:
         parts.append("amount " + ", ".join(money))
     return "; ".join(parts)
+
+
+def _money(value: str | None) -> str:
+    """A value with thousands separators and at most two decimals: ``70,000,000``."""
+    if value is None:
+        return "?"
+    number = Decimal(value)
+    if number == number.to_integral_value():
+        return f"{number:,.0f}"
+    return f"{number:,.2f}"
 
 
 def render_text(alert: Alert) -> tuple[str, str]:
@@ -184,7 +206,8 @@ def render_text(alert: Alert) -> tuple[str, str]:
             "",
             "Amounts: "
             + "; ".join(
-                f"{a['text']} = {a['value']} {a['currency'] or '?'}" for a in alert.amounts
+                f"{_FSI}{a['text']}{_PDI} = {_money(a['value'])} {a['currency'] or '?'}"
+                for a in alert.amounts
             ),
         ]
     return subject, "\n".join(lines)
@@ -194,7 +217,7 @@ def render_html(alert: Alert) -> str:
     """The HTML body for email: each text block carries ``dir="auto"`` for right-to-left text."""
     e = html.escape
     amounts = "".join(
-        f'<li dir="auto">{e(a["text"])} = {e(a["value"])} {e(a["currency"] or "?")}</li>'
+        f"<li><bdi>{e(a['text'])}</bdi> = {_money(a['value'])} {e(a['currency'] or '?')}</li>"
         for a in alert.amounts
     )
     return (

@@ -133,6 +133,7 @@ def normalize(text: str) -> Normalized:
         return Normalized(text, result)
     return Normalized(text, result, cuts=(tuple(positions), tuple(dropped)))
 
+
 def fold(text: str) -> str:
     """Just the folded text, for terms and aliases where offsets do not matter."""
     return normalize(text).text

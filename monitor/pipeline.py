@@ -23,21 +23,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from monitor.alerts import Alert, make_alerts, send
 from monitor.errors import ConfigError, DeliveryFailed, MonitorError
 from monitor.extract import Article, article_from_entry, extract_article
 from monitor.feeds import Entry, parse_feed
-from monitor.fetch import fetch, make_client
+from monitor.fetch import Client, fetch, make_client
 from monitor.match import Matcher
 from monitor.money import find_amounts
+from monitor.rates import RateTable, parse_ecb_xml, shipped_rates
 from monitor.rules import RulesFile, RulesSource, expand_env
 from monitor.settings import Settings
 from monitor.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
+RATES_KEY = "rates:current"
+RATES_CACHE_SECONDS = 60.0
 REQUEUE_AFTER = 600.0  # seconds an entry may stay queued before a poll queues it again
 SENDING_LEASE = 120.0  # seconds a delivery may hold an alert before another may try
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
@@ -55,22 +56,43 @@ class Context:
     settings: Settings
     store: Store
     rules_source: RulesSource
-    _client: httpx.Client | None = None
+    _client: Client | None = None
     _matcher: Matcher | None = None
+    _rates: tuple[float, RateTable] | None = None
+    _base_rates: RateTable | None = None
 
     @property
     def rules(self) -> RulesFile:
         return self.rules_source.current()
 
     @property
+    def rates(self) -> RateTable:
+        """The last refreshed rate table in the store, else the shipped one (re-read each
+        minute, so a refresh reaches every worker)."""
+        now = time.monotonic()
+        if self._rates is None or now - self._rates[0] > RATES_CACHE_SECONDS:
+            stored = self.store.get(RATES_KEY)
+            self._rates = (now, RateTable.from_dict(stored) if stored else shipped_rates())
+        return self._rates[1]
+
+    def forget_rates(self) -> None:
+        """Read the rate table from the store again on next use."""
+        self._rates = None
+
+    @property
     def matcher(self) -> Matcher:
-        rules = self.rules
-        if self._matcher is None or self._matcher.rules is not rules:
-            self._matcher = Matcher(rules)
+        rules, rates = self.rules, self.rates
+        if (
+            self._matcher is None
+            or self._matcher.rules is not rules
+            or self._base_rates is not rates
+        ):
+            self._matcher = Matcher(rules, rates)
+            self._base_rates = rates
         return self._matcher
 
     @property
-    def client(self) -> httpx.Client:
+    def client(self) -> Client:
         if self._client is None:
             self._client = make_client(self.settings)
         return self._client
@@ -81,7 +103,7 @@ class Context:
 
     def close(self) -> None:
         if self._client is not None:
-            self._client.close()
+            self._client.clear()
         self.store.close()
 
 
@@ -135,6 +157,34 @@ def poll_feed(ctx: Context, url: str) -> list[str]:
     _record_feed(ctx, url, None, len(queued))
     log.info("feed polled: %s: %d entries, %d new", url, len(entries), len(queued))
     return queued
+
+
+def rates_due(ctx: Context) -> bool:
+    """True once per ``MONITOR_RATES_REFRESH`` when a rates URL is configured (claims the slot)."""
+    return bool(ctx.settings.rates_url) and ctx.store.claim(
+        "slot:rates", ctx.settings.rates_refresh, {"at": _now()}
+    )
+
+
+def refresh_rates(ctx: Context) -> RateTable | None:
+    """Fetch the ECB reference rates from ``MONITOR_RATES_URL`` into the store.
+
+    A failed refresh is logged in one line and leaves the previous table in force.
+    """
+    url = ctx.settings.rates_url
+    if not url:
+        return None
+    try:
+        table = parse_ecb_xml(
+            fetch(ctx.client, url, ctx.settings, accept="application/xml").content
+        )
+    except MonitorError as exc:
+        log.warning("exchange rates not refreshed, previous table stays: %s", exc)
+        return None
+    ctx.store.put(RATES_KEY, table.to_dict())
+    ctx.forget_rates()
+    log.info("exchange rates refreshed: %d currencies as of %s", len(table.per_euro), table.date)
+    return table
 
 
 def read_article(ctx: Context, entry: Entry) -> Article:

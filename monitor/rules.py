@@ -6,8 +6,9 @@ Semantics. A rule fires on an article when every condition it states holds:
   one of ``any`` occurs (when ``any`` is given), no entity of ``none`` occurs. An entity occurs
   when any of its aliases does, as a whole word (see ``monitor.match``).
 * ``keywords``: the same three lists, with literal words or phrases instead of entity names.
-* ``money: {min, max, currency}``: some amount in the article, in that currency, lies within
-  the bounds (inclusive).
+* ``money: {min, max, currency}``: some amount in the article, converted into that currency,
+  lies within the bounds (inclusive). Amounts in a currency with no known rate do not count
+  (see ``monitor.rates``).
 
 A rule must state at least one condition and notify at least one channel. Channels are lists
 of apprise URLs; ``${VAR}`` in a URL is read from the environment when the alert is sent, so
@@ -106,7 +107,19 @@ class RulesFile(_Strict):
     feeds: tuple[Feed, ...] = ()
     entities: dict[str, tuple[str, ...]] = {}
     channels: dict[str, tuple[str, ...]] = {}
+    rates: dict[str, Decimal] = {}
+    """Units of a currency per euro, adding to or replacing the ECB table."""
     rules: tuple[Rule, ...] = ()
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
+        for code, rate in rates.items():
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"{code!r} is not an ISO 4217 code such as SAR or EGP")
+            if rate <= 0:
+                raise ValueError(f"the rate for {code} must be a positive number of units per euro")
+        return rates
 
 
 @dataclass(frozen=True)

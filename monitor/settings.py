@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     delivery_attempts: int = 8
     """Attempts per alert and target before it is recorded as failed for good."""
 
+    rates_url: str | None = None
+    """The ECB daily reference-rate XML to refresh exchange rates from; unset: no refresh."""
+
+    rates_refresh: float = 21600.0
+    """Seconds between two refreshes of the exchange rates."""
+
     log_level: str = "INFO"
 
     @property

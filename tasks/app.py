@@ -6,6 +6,8 @@ queues as files under ``MONITOR_STATE_DIR``: no server, same tasks.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 from kombu.entity import Queue
 
@@ -31,13 +33,25 @@ def broker_settings(settings: Settings) -> dict[str, object]:
     folder = settings.state_dir / "queue"
     folder.mkdir(parents=True, exist_ok=True)
     return {
-        "broker_url": "filesystem://",
+        "broker_url": "filesystem://localhost/",
         "broker_transport_options": {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
             "store_processed": False,
             # How often an idle worker looks for new message files.
             "polling_interval": 0.2,
+        },
+    }
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        # Beat ticks often; which feeds (and the exchange rates) are due comes from each feed's
+        # `every` in the rules file, read afresh at every tick (monitor.pipeline.due_feeds).
+        "poll-due-feeds": {
+            "task": "monitor.poll_due_feeds",
+            "schedule": settings.beat_interval,
+            "options": {"expires": settings.beat_interval * 2},
         },
     }
 
@@ -53,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Celery:
         task_routes={
             "monitor.poll_due_feeds": {"queue": POLL_QUEUE},
             "monitor.poll_feed": {"queue": POLL_QUEUE},
+            "monitor.refresh_rates": {"queue": POLL_QUEUE},
             "monitor.process_article": {"queue": EXTRACT_QUEUE},
             "monitor.deliver_alert": {"queue": DELIVER_QUEUE},
         },
@@ -77,15 +92,7 @@ def create_app(settings: Settings | None = None) -> Celery:
         task_soft_time_limit=120,
         task_time_limit=150,
         worker_hijack_root_logger=False,
-        beat_schedule={
-            # Beat ticks often; which feeds are due comes from each feed's `every` in the
-            # rules file, read afresh at every tick (monitor.pipeline.due_feeds).
-            "poll-due-feeds": {
-                "task": "monitor.poll_due_feeds",
-                "schedule": settings.beat_interval,
-                "options": {"expires": settings.beat_interval * 2},
-            },
-        },
+        beat_schedule=beat_schedule(settings),
         beat_schedule_filename=str(settings.state_dir / "beat-schedule"),
     )
     return app

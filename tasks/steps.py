@@ -21,6 +21,8 @@ from monitor.pipeline import (
     open_context,
     poll_feed,
     process_article,
+    rates_due,
+    refresh_rates,
 )
 from monitor.settings import Settings
 from tasks.app import MAX_RETRY_DELAY, app
@@ -44,8 +46,16 @@ def context() -> Context:
 
 @app.task(name="monitor.poll_due_feeds")
 def poll_due_feeds() -> None:
-    for url in due_feeds(context()):
+    ctx = context()
+    for url in due_feeds(ctx):
         poll_feed_task.delay(url)
+    if rates_due(ctx):
+        refresh_rates_task.delay()
+
+
+@app.task(name="monitor.refresh_rates")
+def refresh_rates_task() -> None:
+    refresh_rates(context())
 
 
 @app.task(name="monitor.poll_feed")

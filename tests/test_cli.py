@@ -122,9 +122,13 @@ def test_poll_once_delivers_then_sends_nothing_more(
     assert len(smtp.messages) == 2
 
 
-def test_run_is_worker_and_scheduler_in_one_command(tmp_path: Path, site: SiteServer, smtp: SmtpSink) -> None:
+def test_run_is_worker_and_scheduler_in_one_command(
+    tmp_path: Path, site: SiteServer, smtp: SmtpSink
+) -> None:
     article = site.route("/a.html", SEED.read_bytes())
-    feed = site.route("/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml")
+    feed = site.route(
+        "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
+    )
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         RULES.replace("json://127.0.0.1:9/never", smtp.apprise_url()).replace(
@@ -136,4 +140,7 @@ def test_run_is_worker_and_scheduler_in_one_command(tmp_path: Path, site: SiteSe
     command = [sys.executable, "-m", "monitor", "run", "--rules", str(rules), "--concurrency", "1"]
     with CeleryWorker(env, tmp_path / "run.log", command=command):
         smtp.wait_for(2, timeout=60)
-    assert sorted(str(m["Subject"]).split("]")[0] for m in smtp.messages) == ["[campaign-money", "[musk-putin"]
+    assert sorted(str(m["Subject"]).split("]")[0] for m in smtp.messages) == [
+        "[campaign-money",
+        "[musk-putin",
+    ]

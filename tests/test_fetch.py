@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from monitor.errors import (
@@ -16,7 +16,7 @@ from monitor.errors import (
     ServerError,
     UnsupportedURL,
 )
-from monitor.fetch import fetch, make_client
+from monitor.fetch import Client, fetch, make_client
 from monitor.settings import Settings
 from tests.servers import SiteServer, free_port
 
@@ -27,14 +27,12 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings) -> httpx.Client:
+def client(settings: Settings) -> Iterator[Client]:
     with make_client(settings) as c:
         yield c
 
 
-def test_reads_body_and_names_itself(
-    site: SiteServer, settings: Settings, client: httpx.Client
-) -> None:
+def test_reads_body_and_names_itself(site: SiteServer, settings: Settings, client: Client) -> None:
     url = site.route("/a", "hello")
     fetched = fetch(client, url, settings)
     assert fetched.content == b"hello"
@@ -47,7 +45,7 @@ def test_reads_body_and_names_itself(
     [(500, ServerError), (503, ServerError), (429, ServerError), (404, ClientError)],
 )
 def test_status_errors(
-    site: SiteServer, settings: Settings, client: httpx.Client, status: int, error: type[Exception]
+    site: SiteServer, settings: Settings, client: Client, status: int, error: type[Exception]
 ) -> None:
     url = site.route("/x", "no", status=status)
     with pytest.raises(error) as caught:
@@ -56,7 +54,7 @@ def test_status_errors(
 
 
 def test_size_cap_applies_after_decompression(
-    site: SiteServer, settings: Settings, client: httpx.Client
+    site: SiteServer, settings: Settings, client: Client
 ) -> None:
     bomb = gzip.compress(b"a" * 5_000_000)
     assert len(bomb) < settings.max_bytes
@@ -66,19 +64,19 @@ def test_size_cap_applies_after_decompression(
 
 
 def test_slow_server_hits_the_deadline(
-    site: SiteServer, settings: Settings, client: httpx.Client
+    site: SiteServer, settings: Settings, client: Client
 ) -> None:
     url = site.route("/slow", "late", delay=3.0)
     with pytest.raises(FetchTimeout):
         fetch(client, url, settings)
 
 
-def test_refused_connection_is_transient(settings: Settings, client: httpx.Client) -> None:
+def test_refused_connection_is_transient(settings: Settings, client: Client) -> None:
     with pytest.raises(ConnectError) as caught:
         fetch(client, f"http://127.0.0.1:{free_port()}/", settings)
     assert caught.value.transient
 
 
-def test_only_http(settings: Settings, client: httpx.Client) -> None:
+def test_only_http(settings: Settings, client: Client) -> None:
     with pytest.raises(UnsupportedURL):
         fetch(client, "file:///etc/passwd", settings)

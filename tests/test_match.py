@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import pytest
-from monitor.money import Amount
 
 from monitor.match import Matcher
+from monitor.money import Amount
+from monitor.rates import RateTable
 from monitor.rules import parse_rules
 
-RULES = parse_rules(
-    """
+RULES_TEXT = """
 entities:
   musk: ["Elon Musk", "Musk", "إيلون ماسك", "ماسك"]
   putin: ["Vladimir Putin", "Putin", "بوتين"]
@@ -35,7 +36,7 @@ rules:
     entities: {any: [kremlin]}
     notify: [desk]
 """
-)
+RULES = parse_rules(RULES_TEXT)
 
 
 def entities(text: str) -> dict[str, list[str]]:
@@ -100,11 +101,43 @@ def test_money_threshold_needs_amount_in_currency_and_range() -> None:
     start = text.index("70")
     big = Amount("70 مليون يورو", Decimal(70_000_000), "EUR", start, start + 13)
     small = Amount("70 مليون يورو", Decimal(40_000_000), "EUR", start, start + 13)
-    dollars = Amount("70 مليون يورو", Decimal(70_000_000), "USD", start, start + 13)
     assert "campaign-money" in fired(text, [big])
     assert "campaign-money" not in fired(text, [small])
-    assert "campaign-money" not in fired(text, [dollars])
     assert "campaign-money" not in fired(text.replace("حملة", "شركة"), [big])
+
+
+def test_money_threshold_converts_through_the_rate_table(caplog: pytest.LogCaptureFixture) -> None:
+    text = "استثمر ماسك 60 مليون دولار في حملة ترامب"
+    start = text.index("60")
+
+    def dollars(value: int, currency: str = "USD") -> list[Amount]:
+        return [Amount("60 مليون دولار", Decimal(value), currency, start, start + 14)]
+
+    rates = RateTable("2026-10-02", {"USD": Decimal("1.2")})  # 60M USD = 50M EUR
+    matcher = Matcher(RULES, rates)
+    (match,) = [
+        m for m in matcher.match(text, dollars(60_000_000)).fired if m.rule == "campaign-money"
+    ]
+    (money,) = [e for e in match.evidence if e.kind == "money"]
+    assert money.converted == Decimal(50_000_000)
+    assert money.name == "EUR" and text[money.start : money.end] == "60 مليون دولار"
+    assert "campaign-money" not in {m.rule for m in matcher.match(text, dollars(59_000_000)).fired}
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            assert "campaign-money" not in {
+                m.rule for m in matcher.match(text, dollars(99_000_000, "SAR")).fired
+            }
+    assert [r.getMessage() for r in caplog.records].count(
+        "no exchange rate for SAR (table of 2026-10-02): amounts in it are not converted; "
+        "add it under 'rates:' in the rules file"
+    ) == 1
+
+
+def test_rules_file_rates_add_to_the_table() -> None:
+    rules = parse_rules(RULES_TEXT.replace("rules:", "rates:\n  SAR: 4\nrules:", 1))
+    text = "استثمر ماسك 60 مليون دولار في حملة ترامب"
+    amount = Amount("200 مليون ريال", Decimal(200_000_000), "SAR", 12, 26)
+    assert "campaign-money" in {m.rule for m in Matcher(rules).match(text, [amount]).fired}
 
 
 def test_evidence_points_at_the_matched_words() -> None:

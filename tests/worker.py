@@ -59,7 +59,7 @@ class CeleryWorker:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.terminate()  # the main process stops its pool and beat itself
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:

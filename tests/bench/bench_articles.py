@@ -11,7 +11,9 @@ for the metadata.
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,30 +24,48 @@ import trafilatura
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from monitor.money import find_amounts  # noqa: E402
-
 from monitor.extract import extract_article  # noqa: E402
 from monitor.fetch import fetch, make_client  # noqa: E402
 from monitor.match import Matcher  # noqa: E402
+from monitor.money import find_amounts  # noqa: E402
 from monitor.rules import load_rules  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
-from tests.servers import SiteServer  # noqa: E402
+from tests.servers import free_port  # noqa: E402
 
 SEED = ROOT / "tests" / "fixtures" / "seed_article_ar.html"
+# An English news story of ordinary length and density: a dozen distinct paragraphs, two sums
+# of money, names that the example rules watch.
 ENGLISH_PARAGRAPHS = [
     "Elon Musk has been in regular contact with Russian President Vladimir Putin since late "
     "2022, the Wall Street Journal reported, citing several current and former officials.",
-    "Musk invested 40 million euros in Donald Trump's campaign this month alone; between July "
-    "and September it was 70 million euros, filings showed on Thursday.",
-    "The Starlink satellite network was opened to Ukraine early in the war and quickly became "
-    "part of its defence, although Russian units have since been seen using terminals too.",
-    "Officials in Washington declined to comment. The Kremlin said Putin had spoken once by "
-    "phone with Musk, about space and future technologies, and denied any further contact.",
+    "The conversations touched on business, personal matters and geopolitical tensions, the "
+    "newspaper said, adding that officials in the United States, Europe and Russia confirmed them.",
+    "The reported contacts are likely to worry Washington, where the administration regards "
+    "Russia as a dangerous adversary and where Musk's companies hold sensitive contracts.",
+    "Through SpaceX, the entrepreneur has access to classified information about American "
+    "defence programmes, in particular launch services and reconnaissance satellites.",
+    "Musk has also backed the Republican candidate Donald Trump. Filings showed this week that "
+    "he gave 40 million euros to the campaign this month alone, and 70 million between July "
+    "and September.",
+    "Trump has said that Musk would have a role in his government if he won the election, a "
+    "prospect that officials in Kyiv have greeted with open concern.",
+    "Both men appear to share the view that relations with Moscow should improve, even at the "
+    "expense of Ukraine, which depends heavily on American military and financial support.",
+    "Without that support, analysts say, it would be almost impossible for Ukraine to continue "
+    "the war, and any peace talks could end with the loss of Crimea and parts of the Donbas.",
+    "The Starlink satellite network was opened to Ukraine early in the war at the request of "
+    "its government and quickly became part of its defence, including the use of drones.",
+    "Later that year Musk proposed a peace plan under which Crimea would remain part of Russia. "
+    "Ukraine and its allies rejected it as a reward for the invasion.",
+    "Russian units have since been seen using Starlink terminals too, bought not from the "
+    "company but through third countries, according to people familiar with the matter.",
+    "Musk did not respond to questions from the newspaper. The Kremlin said Putin had spoken "
+    "once by phone with him, about space and future technologies, and denied further contact.",
 ]
 
 
 def english_page(i: int) -> str:
-    body = "".join(f"<p>{p}</p>" for p in ENGLISH_PARAGRAPHS * 4)
+    body = "".join(f"<p>{p}</p>" for p in ENGLISH_PARAGRAPHS)
     nav = "".join(f'<a href="/s{k}">Section {k}</a> ' for k in range(30))
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Story {i}</title>'
@@ -53,6 +73,16 @@ def english_page(i: int) -> str:
         f"and Putin</h1>{body}</article><aside><h3>Related</h3><ul><li><a href='/r'>More</a>"
         f"</li></ul></aside></main><footer>© News {i}</footer></body></html>"
     )
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"page server did not listen on {port}")
 
 
 def main() -> None:
@@ -67,27 +97,39 @@ def main() -> None:
     settings = Settings(state_dir=Path(tempfile.mkdtemp(prefix="bench-monitor-")))
     matcher = Matcher(load_rules(ROOT / "examples" / "rules.yaml").rules)
 
-    with SiteServer() as site, make_client(settings) as client:
-        urls = [site.route(f"/a/{i}.html", page) for i, page in enumerate(pages)]
+    pages_dir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
+    for i, page in enumerate(pages):
+        (pages_dir / f"{i}.html").write_bytes(page)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("pageserver.py")), str(pages_dir), str(port)]
+    )
+    try:
+        wait_for_port(port)
+        urls = [f"http://127.0.0.1:{port}/{i}.html" for i in range(len(pages))]
+        with make_client(settings) as client:
 
-        def ours() -> None:
-            for url in urls:
-                article = extract_article(fetch(client, url, settings).content, url)
-                amounts = find_amounts(article.text)
-                matcher.match(article.text, amounts)
+            def ours() -> None:
+                for url in urls:
+                    article = extract_article(fetch(client, url, settings).content, url)
+                    amounts = find_amounts(article.text)
+                    matcher.match(article.text, amounts)
 
-        def bare() -> None:
-            for page in pages:
-                trafilatura.extract(page)
+            def bare() -> None:
+                for page in pages:
+                    trafilatura.extract(page)
 
-        ours()  # warm caches (lxml, regexes, the HTTP connection)
-        bare()
-        ours_rates, bare_rates = [], []
-        for _ in range(args.rounds):
-            for fn, rates in ((bare, bare_rates), (ours, ours_rates)):
-                start = time.perf_counter()
-                fn()
-                rates.append(len(pages) / (time.perf_counter() - start))
+            ours()  # warm caches (lxml, regexes, the HTTP connection)
+            bare()
+            ours_rates, bare_rates = [], []
+            for _ in range(args.rounds):
+                for fn, rates in ((bare, bare_rates), (ours, ours_rates)):
+                    start = time.perf_counter()
+                    fn()
+                    rates.append(len(pages) / (time.perf_counter() - start))
+    finally:
+        server.terminate()
+        server.wait()
 
     ours_rate, bare_rate = statistics.median(ours_rates), statistics.median(bare_rates)
     print(
