@@ -15,7 +15,7 @@ import click
 from monitor.errors import MonitorError, RulesError
 from monitor.extract import Article, extract_article
 from monitor.fetch import fetch, make_client
-from monitor.match import Matcher, Report
+from monitor.match import Evidence, Matcher, Report
 from monitor.money import Amount, find_amounts
 from monitor.rules import RulesFile, load_rules, missing_env
 from monitor.settings import Settings
@@ -134,6 +134,19 @@ def _number(value: Decimal) -> int | str:
     return int(value) if value == value.to_integral_value() else str(value)
 
 
+def _evidence(e: Evidence) -> dict[str, Any]:
+    """A piece of evidence; money evidence also names the amount and its converted value."""
+    item: dict[str, Any] = {"start": e.start, "end": e.end, "term": e.term}
+    if e.amount is not None:
+        item["amount"] = {"value": _number(e.amount.value), "currency": e.amount.currency}
+    if e.converted is not None:
+        item["converted"] = {
+            "value": _number(e.converted.quantize(Decimal("0.01"))),
+            "currency": e.name,
+        }
+    return item
+
+
 def check_report(
     source: str, article: Article, amounts: list[Amount], report: Report
 ) -> dict[str, Any]:
@@ -161,7 +174,7 @@ def check_report(
         "fired": [
             {
                 "rule": m.rule,
-                "evidence": [{"start": e.start, "end": e.end, "term": e.term} for e in m.evidence],
+                "evidence": [_evidence(e) for e in m.evidence],
             }
             for m in report.fired
         ],
