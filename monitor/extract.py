@@ -33,6 +33,9 @@ _CONFIG = trafilatura.settings.use_config()
 _CONFIG.set("DEFAULT", "MAX_TREE_SIZE", str(MAX_TREE_SIZE))
 # A body shorter than this is a failed extraction (a paywall stub, a cookie wall).
 MIN_BODY_CHARS = 40
+# Longer bodies are cut: no news article is this long, and finding amounts and matching rules
+# cost time in proportion to the text, so a hostile page must not get unbounded time.
+MAX_BODY_CHARS = 200_000
 # trafilatura's fallback extractors cost a third of its time and rarely change a news page's
 # body; they run only when the main extractor alone found less than this.
 FULL_EXTRACTION_BELOW = 500
@@ -138,7 +141,7 @@ def html_to_text(html: str) -> str:
 
 def article_from_entry(entry: Entry) -> Article:
     """The article as the feed alone tells it, for when the page cannot be had."""
-    text = html_to_text(entry.summary)
+    text = _bounded(html_to_text(entry.summary), entry.url)
     return Article(
         url=entry.url,
         title=entry.title,
@@ -165,6 +168,7 @@ def extract_article(page: bytes | str, url: str, entry: Entry | None = None) -> 
         # Little found by the main extractor alone: let trafilatura compare it with its
         # fallbacks (readability, justext), on a fresh tree since extraction consumed this one.
         text = max(text, _body(load_html(page), url, fast=False), key=len)
+    text = _bounded(text, url)
     if len(text) < MIN_BODY_CHARS:
         log.warning("%s: no article body found in the page; using the feed's summary", url)
         return _fallback(url, entry, title=title, published=published)
@@ -176,6 +180,13 @@ def extract_article(page: bytes | str, url: str, entry: Entry | None = None) -> 
         published=published,
         source=entry.source if entry else "",
     )
+
+
+def _bounded(text: str, url: str) -> str:
+    if len(text) <= MAX_BODY_CHARS:
+        return text
+    log.warning("%s: body of %d characters cut to %d", url, len(text), MAX_BODY_CHARS)
+    return text[:MAX_BODY_CHARS]
 
 
 def _body(tree: Any, url: str, *, fast: bool) -> str:

@@ -212,7 +212,7 @@ def _magnitudes(text: str, pos: int) -> tuple[Decimal, int, str] | None:
     return (total, end, first) if total is not None else None
 
 
-def _quantity(text: str, pos: int) -> tuple[Decimal, int, int, Decimal | None] | None:
+def _simple_quantity(text: str, pos: int) -> tuple[Decimal, int, int, Decimal | None] | None:
     """Number (+ magnitudes) at pos → (value, start, end, magnitude)."""
     start = pos
     num = _number(text, pos)
@@ -256,6 +256,33 @@ def _quantity(text: str, pos: int) -> tuple[Decimal, int, int, Decimal | None] |
             return None  # "a", "half a" need a magnitude
         return val, start, end, None
     return val * mags[0], start, mags[1], mags[0]
+
+
+_AND = re.compile(
+    r"[ \t\u00a0\u202f]*(?:و[ \t\u00a0\u202f]*|(?i:and|et|und|y|и)[ \t\u00a0\u202f]+)"
+)
+_HALF_AR = re.compile(r"نصف(?![^\W\d_])")
+
+
+def _quantity(text: str, pos: int) -> tuple[Decimal, int, int, Decimal | None] | None:
+    """A quantity, with the compounds that add a smaller part after "and": "3 مليارات و200
+    مليون" (3.2 billion), "two billion and 300 million", "مليون ونصف" (1.5 million)."""
+    first = _simple_quantity(text, pos)
+    if first is None:
+        return None
+    value, start, end, mag = first
+    if mag is None:
+        return first
+    joined = _AND.match(text, end)
+    if joined is None:
+        return first
+    half = _HALF_AR.match(text, joined.end())
+    if half is not None:
+        return value + mag / 2, start, half.end(), mag
+    rest = _simple_quantity(text, joined.end())
+    if rest is None or rest[3] is None or rest[3] >= mag:
+        return first  # "بين 3 مليارات و5 مليارات": a range, not a sum
+    return value + rest[0], start, rest[2], mag
 
 
 _ONE, _MEGA = Decimal(1), Decimal(1_000_000)

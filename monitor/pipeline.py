@@ -175,9 +175,8 @@ def refresh_rates(ctx: Context) -> RateTable | None:
     if not url:
         return None
     try:
-        table = parse_ecb_xml(
-            fetch(ctx.client, url, ctx.settings, accept="application/xml").content
-        )
+        fetched = fetch(ctx.client, url, ctx.settings, accept="application/xml")
+        table = parse_ecb_xml(fetched.content, source=url)
     except MonitorError as exc:
         log.warning("exchange rates not refreshed, previous table stays: %s", exc)
         return None

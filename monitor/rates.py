@@ -15,16 +15,16 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
-from lxml import etree
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
 
 from monitor.errors import PermanentError
 
 log = logging.getLogger(__name__)
 
 _ECB_NS = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
-# Untrusted XML: no entity expansion, no network, no DTD.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 class RatesParseError(PermanentError):
@@ -82,10 +82,14 @@ class RateTable:
 
 def parse_ecb_xml(content: bytes, source: str | None = None) -> RateTable:
     """Read the ECB's daily reference-rate XML (``eurofxref-daily.xml``)."""
+    # Untrusted XML: defusedxml refuses entity declarations (billion laughs) and external
+    # entities outright instead of expanding them.
     try:
-        root = etree.fromstring(content, _PARSER)
-    except etree.XMLSyntaxError as exc:
+        root = fromstring(content)
+    except ParseError as exc:
         raise RatesParseError(f"not XML: {exc}", subject=source) from None
+    except DefusedXmlException as exc:
+        raise RatesParseError(f"refused: {exc}", subject=source) from None
     day = root.find(f".//{_ECB_NS}Cube[@time]")
     if day is None:
         raise RatesParseError(
