@@ -84,7 +84,8 @@ def run(rules: Path | None, concurrency: int | None) -> None:
 @click.option("--once", is_flag=True, required=True, help="Run one cycle and exit.")
 def poll(rules: Path | None, once: bool) -> None:
     """Poll every feed, process new articles and deliver their alerts, in this process."""
-    from monitor.pipeline import open_context, run_cycle
+    from monitor.context import open_context
+    from monitor.pipeline import run_cycle
 
     settings = Settings()
     _setup_logging(settings)

@@ -13,17 +13,11 @@ from typing import Any
 
 from celery import Task
 
+from monitor.context import Context, open_context
+from monitor.delivery import deliver_alert
 from monitor.errors import ConfigError, DeliveryFailed, MonitorError
-from monitor.pipeline import (
-    Context,
-    deliver_alert,
-    due_feeds,
-    open_context,
-    poll_feed,
-    process_article,
-    rates_due,
-    refresh_rates,
-)
+from monitor.pipeline import process_article, rates_due, refresh_rates
+from monitor.polling import due_feeds, poll_feed
 from monitor.settings import Settings
 from tasks.app import MAX_RETRY_DELAY, app
 

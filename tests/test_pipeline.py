@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.pipeline import Context, open_context, run_cycle
+from monitor.context import Context, open_context
+from monitor.pipeline import run_cycle
 from monitor.settings import Settings
 from tests.feeds import rss
 from tests.servers import SiteServer, WebhookSink, free_port

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.pipeline import Context, open_context, rates_due, refresh_rates
+from monitor.context import Context, open_context
+from monitor.pipeline import rates_due, refresh_rates
 from monitor.rates import RatesParseError, parse_ecb_xml, shipped_rates
 from monitor.settings import Settings
 from tests.servers import SiteServer

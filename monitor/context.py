@@ -1,0 +1,87 @@
+"""What every step of the pipeline needs: settings, the store, the live rules, an HTTP client,
+and the exchange rates in force."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.fetch import Client, make_client
+from monitor.match import Matcher
+from monitor.rates import RateTable, shipped_rates
+from monitor.rules import RulesFile, RulesSource
+from monitor.settings import Settings
+from monitor.store import Store, open_store
+
+RATES_KEY = "rates:current"
+RATES_CACHE_SECONDS = 60.0
+
+
+def now_iso() -> str:
+    """The current time, ISO 8601 in UTC, as the store records it."""
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class Context:
+    """Settings, the store, the live rules, an HTTP client and the rates in force."""
+
+    settings: Settings
+    store: Store
+    rules_source: RulesSource
+    _client: Client | None = None
+    _matcher: Matcher | None = None
+    _rates: tuple[float, RateTable] | None = None
+    _base_rates: RateTable | None = None
+
+    @property
+    def rules(self) -> RulesFile:
+        return self.rules_source.current()
+
+    @property
+    def rates(self) -> RateTable:
+        """The last refreshed rate table in the store, else the shipped one (re-read each
+        minute, so a refresh reaches every worker)."""
+        now = time.monotonic()
+        if self._rates is None or now - self._rates[0] > RATES_CACHE_SECONDS:
+            stored = self.store.get(RATES_KEY)
+            self._rates = (now, RateTable.from_dict(stored) if stored else shipped_rates())
+        return self._rates[1]
+
+    def forget_rates(self) -> None:
+        """Read the rate table from the store again on next use."""
+        self._rates = None
+
+    @property
+    def matcher(self) -> Matcher:
+        rules, rates = self.rules, self.rates
+        if (
+            self._matcher is None
+            or self._matcher.rules is not rules
+            or self._base_rates is not rates
+        ):
+            self._matcher = Matcher(rules, rates)
+            self._base_rates = rates
+        return self._matcher
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = make_client(self.settings)
+        return self._client
+
+    @property
+    def retention(self) -> float:
+        return self.settings.seen_retention_days * 86400
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.clear()
+        self.store.close()
+
+
+def open_context(settings: Settings, rules_path: str | Path) -> Context:
+    """Load the rules and open the store the settings name."""
+    return Context(settings, open_store(settings), RulesSource(rules_path))
