@@ -1,43 +1,36 @@
 """Matching an article against the rules, with the evidence for every rule that fires.
 
-A term (an entity alias or a keyword) occurs in a text when its folded form (see
-``monitor.normalize``) stands there as whole words: "Musk" is not in "Muskrat", "ماسك" is not
-in "تماسك". The words of a phrase may be separated by any whitespace or punctuation that does
-not end a sentence. A term in Arabic script also matches behind the proclitics و ف ب ك ل ال
-and their combinations ("وماسك", "لترامب", "بالكرملين", "للكرملين").
+How terms are found (whole words, normalised, behind Arabic proclitics, with closed lists of
+endings) is stated in ``monitor.rules_terms``; what a rule means, in ``monitor.rules``.
 
-Rule semantics are stated in ``monitor.rules``.
+Built as a reverse-search engine (like Lucene Monitor's presearcher), so that the cost of an
+article grows with what it mentions, not with the number of rules:
+
+1. one pass finds every term of every rule at once (``TermSet``);
+2. an index from each term to the rules it can make fire gives the candidate rules; each rule
+   is indexed under the terms of which at least one must occur for it to fire (for an AND,
+   only its most selective operand's terms). Rules that can fire with no term present (money
+   alone, or only ``none``/``NOT`` conditions) are candidates for every article;
+3. only candidates are evaluated in full, and evidence is built only for those that fire.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
-from typing import Generic, NamedTuple, TypeVar
+from typing import NamedTuple
 
+from monitor.inflect import NAMES, WORDS
 from monitor.money import Amount
-from monitor.normalize import Normalized, fold, normalize
+from monitor.normalize import normalize
+from monitor.query import And, Near, Node, Not, Or, Term, parse_query
 from monitor.rates import RateTable, shipped_rates
 from monitor.rules import Condition, Rule, RulesFile
+from monitor.rules_terms import Hit, TermSet, TermSpec, term_words, word_starts
 
-_ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
-# The words of a phrase may be apart by anything but a sentence end.
-_SENTENCE_END = re.compile(r"[.!?؟\n]")
-_WORD = re.compile(r"\w+")
-_NEXT_WORD = re.compile(r"(\W*)(\w+)")
-_WORD_CACHE_SIZE = 500_000
-K = TypeVar("K")
-
-
-class Hit(NamedTuple):
-    """One occurrence of a term: ``start``/``end`` are offsets into the original text."""
-
-    term: str
-    start: int
-    end: int
+__all__ = ["Evidence", "Hit", "Match", "Matcher", "Report", "TermSet", "amounts_in_range"]
 
 
 class Evidence(NamedTuple):
@@ -63,172 +56,12 @@ class Match:
 
 @dataclass(frozen=True)
 class Report:
-    """All that matching found in one text."""
+    """All that matching found in one text: entities by name, keywords as the rules wrote
+    them, and the rules that fired (in the order of the rules file)."""
 
     entities: dict[str, list[Hit]]
     keywords: dict[str, list[Hit]]
     fired: list[Match] = field(default_factory=list)
-
-
-@lru_cache(maxsize=200_000)
-def _proclitic_forms(word: str) -> tuple[str, ...]:
-    """The word itself and what it would be without an Arabic proclitic in front."""
-    if not _ARABIC_LETTER.match(word):
-        return (word,)
-    forms = [word]
-    for prefix in _PROCLITICS:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
-            forms.append(word[len(prefix) :])
-    for prefix in _CONTRACTED:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
-            # ل + ال contracts to لل: "للكرملين" is "ل" + "الكرملين".
-            forms.append("ال" + word[len(prefix) :])
-    return tuple(forms)
-
-
-def _proclitic_prefixes() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    plain = {
-        conj + prep + article
-        for conj in ("", "و", "ف")
-        for prep in ("", "ب", "ك", "ل")
-        for article in ("", "ال")
-    } - {""}
-    contracted = {conj + "لل" for conj in ("", "و", "ف")}
-    by_length = sorted(plain, key=len, reverse=True)
-    return tuple(by_length), tuple(sorted(contracted, key=len, reverse=True))
-
-
-_PROCLITICS, _CONTRACTED = _proclitic_prefixes()
-
-
-@dataclass(frozen=True, slots=True)
-class _Term(Generic[K]):
-    name: K
-    alias: str
-    words: tuple[str, ...]
-
-
-class TermSet(Generic[K]):
-    """Named terms, each with its aliases, found in one pass over the words of a text.
-
-    The text is cut into words once; each word, and each form of it without an Arabic
-    proclitic, is looked up in a table of the terms' first words; a phrase then checks the
-    words that follow and the gaps between them.
-    """
-
-    def __init__(self, groups: Mapping[K, Sequence[str]]) -> None:
-        self._by_first: dict[str, list[_Term[K]]] = {}
-        for name, aliases in groups.items():
-            for alias in aliases:
-                words = tuple(_WORD.findall(fold(alias)))
-                if words:
-                    self._by_first.setdefault(words[0], []).append(_Term(name, alias, words))
-        # Every word met in a text so far, and those of them that may start a term: news
-        # repeats its vocabulary, so after a few articles a text is two set operations away
-        # from the few words worth a look.
-        self._known: set[str] = set()
-        self._starting: dict[str, tuple[_Term[K], ...]] = {}
-
-    def _learn(self, words: set[str]) -> None:
-        if len(self._known) > _WORD_CACHE_SIZE:
-            self._known.clear()
-            self._starting.clear()
-        for word in words:
-            forms = _proclitic_forms(word)
-            terms = tuple(t for form in forms for t in self._by_first.get(form, ()))
-            if terms:
-                self._starting[word] = terms
-        self._known |= words
-
-    def find(self, text: Normalized) -> dict[K, list[Hit]]:
-        """Every occurrence of every term, by name; overlapping hits of one name keep the
-        longest."""
-        folded = text.text
-        unique = _words(folded)
-        self._learn(unique - self._known)
-        found: dict[K, list[Hit]] = {}
-        for word in unique.intersection(self._starting):
-            for at in _whole_word_at(folded, word):
-                for term in self._starting[word]:
-                    end = (
-                        at + len(word)
-                        if len(term.words) == 1
-                        else _phrase_end(folded, at + len(word), term.words)
-                    )
-                    if end is not None:
-                        start, stop = text.span(at, end)
-                        found.setdefault(term.name, []).append(Hit(term.alias, start, stop))
-        return {name: _longest_first(hits) for name, hits in found.items()}
-
-
-def _words(text: str) -> set[str]:
-    """The distinct words of a text. Splitting on whitespace and sending only the tokens with
-    punctuation through the regex is several times faster than a regex over the whole text."""
-    unique: set[str] = set()
-    for token in set(text.split()):
-        if token.isalnum():
-            unique.add(token)
-        else:
-            unique.update(_WORD.findall(token))
-    return unique
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
-def _whole_word_at(text: str, word: str) -> list[int]:
-    """Offsets where ``word`` stands as a whole word (``\\w`` boundaries on both sides)."""
-    found = []
-    at = text.find(word)
-    while at != -1:
-        end = at + len(word)
-        if (at == 0 or not _is_word_char(text[at - 1])) and (
-            end == len(text) or not _is_word_char(text[end])
-        ):
-            found.append(at)
-        at = text.find(word, end)
-    return found
-
-
-def _phrase_end(text: str, pos: int, words: tuple[str, ...]) -> int | None:
-    """Where a term ends if its words after the first follow ``pos``, apart by anything but a
-    sentence end; None if they do not."""
-    for wanted in words[1:]:
-        step = _NEXT_WORD.match(text, pos)
-        if step is None or step.group(2) != wanted or _SENTENCE_END.search(step.group(1)):
-            return None
-        pos = step.end()
-    return pos
-
-
-def _longest_first(hits: list[Hit]) -> list[Hit]:
-    kept: list[Hit] = []
-    for hit in sorted(hits, key=lambda h: (h.start, -(h.end - h.start))):
-        if kept and hit.start < kept[-1].end:
-            continue
-        kept.append(hit)
-    return kept
-
-
-def _condition_holds(cond: Condition | None, found: dict[str, list[Hit]]) -> bool:
-    if cond is None:
-        return True
-    return (
-        all(name in found for name in cond.all)
-        and (not cond.any or any(name in found for name in cond.any))
-        and not any(name in found for name in cond.none)
-    )
-
-
-def _condition_evidence(
-    kind: str, cond: Condition | None, found: dict[str, list[Hit]]
-) -> Iterable[Evidence]:
-    if cond is None:
-        return
-    for name in dict.fromkeys(cond.all + cond.any):
-        for hit in found.get(name, ()):
-            yield Evidence(kind, name, hit.term, hit.start, hit.end)
 
 
 def amounts_in_range(
@@ -250,44 +83,280 @@ def amounts_in_range(
     return found
 
 
+# --- compiling rules -----------------------------------------------------------------------
+# A compiled condition is a query tree whose Terms carry term keys: "@name" for an entity,
+# "=words" or "~words" (inflected) for a literal, "*prefix" for a wildcard.
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    rule: Rule
+    tree: Node | None  # None: no word condition, only money
+    positive: tuple[str, ...]  # keys whose hits are evidence (those not under NOT)
+    languages: frozenset[str]
+    feeds: frozenset[str]
+
+
+def _literal_key(text: str, inflect: bool) -> str:
+    return ("~" if inflect else "=") + " ".join(term_words(text))
+
+
+def _literal_spec(key: str, written: str) -> TermSpec[str]:
+    if key[0] == "*":
+        return TermSpec(key, written.removesuffix("*"), prefix=True)
+    return TermSpec(key, written, WORDS if key[0] == "~" else None)
+
+
+def _condition_tree(cond: Condition | None, to_term: dict[str, Term]) -> list[Node]:
+    if cond is None:
+        return []
+    parts: list[Node] = [to_term[n] for n in cond.all]
+    if cond.any:
+        parts.append(Or(tuple(to_term[n] for n in cond.any)))
+    if cond.none:
+        parts.append(Not(Or(tuple(to_term[n] for n in cond.none))))
+    return parts
+
+
+def _keyed(node: Node, inflect: bool, names: dict[str, tuple[str, str]]) -> Node:
+    """The query tree with each Term's text replaced by its key (noting what it names)."""
+    if isinstance(node, Term):
+        if node.kind == "entity":
+            key = "@" + node.text
+            names.setdefault(key, ("entity", node.text))
+        elif node.kind == "prefix":
+            key = "*" + " ".join(term_words(node.text))
+            names.setdefault(key, ("keyword", node.text + "*"))
+        else:
+            key = _literal_key(node.text, inflect)
+            names.setdefault(key, ("keyword", node.text))
+        return Term(node.kind, key, node.at)
+    if isinstance(node, Not):
+        return Not(_keyed(node.part, inflect, names))
+    if isinstance(node, Near):
+        left, right = _keyed(node.left, inflect, names), _keyed(node.right, inflect, names)
+        return Near(left, right, node.distance)
+    parts = tuple(_keyed(p, inflect, names) for p in node.parts)
+    return And(parts) if isinstance(node, And) else Or(parts)
+
+
+def _positive(node: Node, negated: bool = False) -> Iterable[Term]:
+    if isinstance(node, Term):
+        if not negated:
+            yield node
+    elif isinstance(node, Not):
+        yield from _positive(node.part, not negated)
+    elif isinstance(node, Near):
+        yield from _positive(node.left, negated)
+        yield from _positive(node.right, negated)
+    else:
+        for part in node.parts:
+            yield from _positive(part, negated)
+
+
+def _cost(keys: frozenset[str]) -> float:
+    """How often a set of terms is likely to occur: short words and wildcards are common."""
+    total = 0.0
+    for key in keys:
+        weight = 1.0 / max(len(key) - 1, 1)
+        total += weight * (3 if key[0] == "*" else 0.5 if key[0] == "@" else 1)
+    return total
+
+
+def anchors(node: Node | None) -> frozenset[str] | None:
+    """Keys of which at least one occurs in every text the condition holds on; None when it
+    can hold with none present."""
+    if node is None or isinstance(node, Not):
+        return None
+    if isinstance(node, Term):
+        return frozenset((node.text,))
+    if isinstance(node, Or):
+        union: set[str] = set()
+        for part in node.parts:
+            sub = anchors(part)
+            if sub is None:
+                return None
+            union |= sub
+        return frozenset(union)
+    options = [node.left, node.right] if isinstance(node, Near) else list(node.parts)
+    found = [a for a in map(anchors, options) if a is not None]
+    return min(found, key=_cost) if found else None
+
+
+# --- evaluating ----------------------------------------------------------------------------
+
+
+class _Positions:
+    """Word numbers of hits in one text, computed on first use (only NEAR needs them)."""
+
+    def __init__(self, folded: str) -> None:
+        self.folded = folded
+        self._starts: list[int] | None = None
+
+    def words(self, hit: Hit) -> tuple[int, int]:
+        if self._starts is None:
+            self._starts = word_starts(self.folded)
+        first = bisect_right(self._starts, hit.folded_start) - 1
+        return first, bisect_right(self._starts, hit.folded_end - 1) - 1
+
+
+def _hits(node: Node, found: dict[str, list[Hit]]) -> list[Hit]:
+    if isinstance(node, Term):
+        return found.get(node.text, [])
+    return [h for part in node.parts for h in _hits(part, found)] if isinstance(node, Or) else []
+
+
+def _near(node: Near, found: dict[str, list[Hit]], positions: _Positions) -> bool:
+    left, right = _hits(node.left, found), _hits(node.right, found)
+    if not left or not right:
+        return False
+    spans = [positions.words(h) for h in right]
+    for hit in left:
+        first, last = positions.words(hit)
+        for other_first, other_last in spans:
+            between = max(other_first - last, first - other_last) - 1
+            if 0 <= between <= node.distance:
+                return True
+    return False
+
+
+def holds(node: Node, found: dict[str, list[Hit]], positions: _Positions) -> bool:
+    """Whether a compiled condition holds, given the hits of every term by key."""
+    if isinstance(node, Term):
+        return node.text in found
+    if isinstance(node, And):
+        return all(holds(p, found, positions) for p in node.parts)
+    if isinstance(node, Or):
+        return any(holds(p, found, positions) for p in node.parts)
+    if isinstance(node, Not):
+        return not holds(node.part, found, positions)
+    return _near(node, found, positions)
+
+
 class Matcher:
-    """The compiled form of a rules file: entities and keywords ready to be found."""
+    """The compiled form of a rules file: every term in one ``TermSet``, an index from term to
+    rules, and each rule's condition as a tree over term keys."""
 
     def __init__(self, rules: RulesFile, rates: RateTable | None = None) -> None:
         self.rules = rules
         self.rates = (rates or shipped_rates()).merged(rules.rates, "rules file")
-        terms: dict[tuple[str, str], Sequence[str]] = {
-            ("entity", name): aliases for name, aliases in rules.entities.items()
-        }
-        for rule in rules.rules:
-            for keyword in rule.keywords.names() if rule.keywords else ():
-                terms[("keyword", keyword)] = (keyword,)
-        self.terms = TermSet(terms)
+        self._names: dict[str, tuple[str, str]] = {}
+        specs: dict[str, TermSpec[str]] = {}
+        for name, aliases in rules.entities.items():
+            self._names["@" + name] = ("entity", name)
+            for alias in aliases:
+                specs.setdefault(f"@{name}\0{alias}", TermSpec("@" + name, alias, NAMES))
+        feed_urls = {feed.name: feed.url for feed in rules.feeds if feed.name}
+        self._compiled: list[_Compiled] = []
+        self._index: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        entity_terms = {name: Term("entity", name) for name in rules.entities}
+        for number, rule in enumerate(rules.rules):
+            words = {k: Term("word", k) for k in rule.keywords.names()} if rule.keywords else {}
+            parts = _condition_tree(rule.entities, entity_terms)
+            parts += _condition_tree(rule.keywords, words)
+            if rule.query is not None:
+                parts.append(parse_query(rule.query))
+            tree = None
+            if parts:
+                tree = _keyed(
+                    parts[0] if len(parts) == 1 else And(tuple(parts)), rule.inflect, self._names
+                )
+            positive = tuple(dict.fromkeys(t.text for t in _positive(tree))) if tree else ()
+            for term in _all_terms(tree):
+                if term.text[0] != "@" and term.text not in specs:
+                    specs[term.text] = _literal_spec(term.text, self._names[term.text][1])
+            self._compiled.append(
+                _Compiled(
+                    rule,
+                    tree,
+                    positive,
+                    frozenset(rule.language),
+                    frozenset(feed_urls.get(f, f) for f in rule.feeds),
+                )
+            )
+            anchor = anchors(tree)
+            if anchor is None:
+                self._always.append(number)
+            else:
+                for key in anchor:
+                    self._index.setdefault(key, []).append(number)
+        self.terms = TermSet(specs.values())
 
-    def match(self, text: str, amounts: Sequence[Amount]) -> Report:
-        """Find every entity and keyword in ``text`` and the rules that fire on it."""
-        found = self.terms.find(normalize(text))
-        entities = {name: hits for (kind, name), hits in found.items() if kind == "entity"}
-        keywords = {name: hits for (kind, name), hits in found.items() if kind == "keyword"}
+    def candidates(self, keys: Iterable[str]) -> list[int]:
+        """Numbers of the rules worth evaluating on a text where ``keys`` occur, in order."""
+        chosen = set(self._always)
+        for key in keys:
+            chosen.update(self._index.get(key, ()))
+        return sorted(chosen)
+
+    def match(
+        self,
+        text: str,
+        amounts: Sequence[Amount],
+        *,
+        language: str | None = None,
+        feed: str | None = None,
+    ) -> Report:
+        """Find every entity and keyword in ``text`` and the rules that fire on it.
+
+        ``language`` (ISO 639-1) and ``feed`` (the feed URL the article came from) drive the
+        rules' ``language:`` and ``feeds:`` filters; None means unknown, and then that filter
+        does not apply.
+        """
+        folded = normalize(text)
+        found = self.terms.find(folded)
+        positions = _Positions(folded.text)
         fired: list[Match] = []
-        for rule in self.rules.rules:
-            if not (
-                _condition_holds(rule.entities, entities)
-                and _condition_holds(rule.keywords, keywords)
-            ):
+        for number in self.candidates(found):
+            c = self._compiled[number]
+            if language is not None and c.languages and language not in c.languages:
                 continue
-            money = amounts_in_range(rule, amounts, self.rates)
-            if rule.money is not None and not money:
+            if feed is not None and c.feeds and feed not in c.feeds:
                 continue
-            evidence = [
-                *_condition_evidence("entity", rule.entities, entities),
-                *_condition_evidence("keyword", rule.keywords, keywords),
-                *(
-                    Evidence("money", rule.money.currency, a.text, a.start, a.end, a, value)
-                    for a, value in money
-                    if rule.money is not None
-                ),
-            ]
-            evidence.sort(key=lambda e: (e.start, e.end))
-            fired.append(Match(rule.name, rule.notify, tuple(evidence)))
+            if c.tree is not None and not holds(c.tree, found, positions):
+                continue
+            money = amounts_in_range(c.rule, amounts, self.rates)
+            if c.rule.money is not None and not money:
+                continue
+            fired.append(Match(c.rule.name, c.rule.notify, self._evidence(c, found, money)))
+        entities: dict[str, list[Hit]] = {}
+        keywords: dict[str, list[Hit]] = {}
+        for key, hits in found.items():
+            kind, name = self._names[key]
+            (entities if kind == "entity" else keywords)[name] = hits
         return Report(entities, keywords, fired)
+
+    def _evidence(
+        self, c: _Compiled, found: dict[str, list[Hit]], money: list[tuple[Amount, Decimal]]
+    ) -> tuple[Evidence, ...]:
+        evidence = [
+            Evidence(kind, name, hit.term, hit.start, hit.end)
+            for key in c.positive
+            for kind, name in (self._names[key],)
+            for hit in found.get(key, ())
+        ]
+        if c.rule.money is not None:
+            currency = c.rule.money.currency
+            evidence += [
+                Evidence("money", currency, a.text, a.start, a.end, a, v) for a, v in money
+            ]
+        evidence.sort(key=lambda e: (e.start, e.end))
+        return tuple(evidence)
+
+
+def _all_nodes(node: Node) -> Iterable[Node]:
+    yield node
+    if isinstance(node, Not):
+        yield from _all_nodes(node.part)
+    elif isinstance(node, Near):
+        yield from _all_nodes(node.left)
+        yield from _all_nodes(node.right)
+    elif isinstance(node, And | Or):
+        for part in node.parts:
+            yield from _all_nodes(part)
+
+
+def _all_terms(node: Node | None) -> Iterable[Term]:
+    if node is not None:
+        yield from (n for n in _all_nodes(node) if isinstance(n, Term))

@@ -9,6 +9,13 @@ Semantics. A rule fires on an article when every condition it states holds:
 * ``money: {min, max, currency}``: some amount in the article, converted into that currency,
   lies within the bounds (inclusive). Amounts in a currency with no known rate do not count
   (see ``monitor.rates``).
+* ``query``: a boolean query (``AND``, ``OR``, ``NOT``, parentheses, "phrases", ``NEAR/n``,
+  ``prefix*``, ``@entity``) that holds on the text; the language is in ``monitor.query``.
+* ``inflect: true``: the rule's keywords and query words also match their inflected forms
+  (closed lists of endings per language, see ``monitor.inflect``). Entity aliases always do.
+* ``language: [ar, en]``: only articles in one of these languages (ISO 639-1); ``feeds:``
+  only articles from one of these feeds (URL or name from ``feeds:``). An article whose
+  language or feed is unknown is not filtered out.
 
 A rule must state at least one condition and notify at least one channel. Channels are lists
 of apprise URLs; ``${VAR}`` in a URL is read from the environment when the alert is sent, so
@@ -30,6 +37,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError, RulesError
+from monitor.query import QueryError, parse_query, terms_of
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +103,31 @@ class MoneyCondition(_Strict):
         return code.upper()
 
 
+def _one_or_many(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
+
+
 class Rule(_Strict):
     name: str = Field(min_length=1)
     entities: Condition | None = None
     keywords: Condition | None = None
+    query: str | None = None
     money: MoneyCondition | None = None
+    inflect: bool = False
+    language: Names = ()
+    feeds: Names = ()
     notify: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("language")
+    @classmethod
+    def _iso639(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        for code in codes:
+            if not re.fullmatch(r"[a-z]{2}", code):
+                raise ValueError(f"{code!r} is not an ISO 639-1 language code such as ar or en")
+        return codes
 
 
 class RulesFile(_Strict):
@@ -181,45 +208,93 @@ def _describe(error: Any) -> str:
     return str(msg).removeprefix("Value error, ")
 
 
-def _check_references(rules: RulesFile) -> list[tuple[Path_, str]]:
-    problems: list[tuple[Path_, str]] = []
+_HAS_WORD = re.compile(r"\w")
+Problem = tuple[Path_, str, int | None]  # where, reason, offset inside a query string
+
+
+def _check_query(rule: Rule, where: Path_, rules: RulesFile) -> list[Problem]:
+    if rule.query is None:
+        return []
+    loc: Path_ = (*where, "query")
+    try:
+        tree = parse_query(rule.query)
+    except QueryError as exc:
+        return [(loc, f"query of rule {rule.name!r}: {exc.reason}", exc.at)]
+    problems: list[Problem] = []
+    for term in terms_of(tree):
+        if term.kind == "entity" and term.text not in rules.entities:
+            problems.append((loc, f"unknown entity {term.text!r} in rule {rule.name!r}", term.at))
+        elif term.kind == "word" and not _HAS_WORD.search(term.text):
+            reason = f"{term.text!r} in rule {rule.name!r} has no letter or digit to match"
+            problems.append((loc, reason, term.at))
+    return problems
+
+
+def _check_references(rules: RulesFile) -> list[Problem]:
+    problems: list[Problem] = []
     for name, aliases in rules.entities.items():
         if not aliases:
-            problems.append((("entities", name), f"entity {name!r} has no aliases"))
+            problems.append((("entities", name), f"entity {name!r} has no aliases", None))
         for i, alias in enumerate(aliases):
             if not str(alias).strip():
-                problems.append((("entities", name, i), f"entity {name!r} has an empty alias"))
+                problems.append(
+                    (("entities", name, i), f"entity {name!r} has an empty alias", None)
+                )
+            elif not _HAS_WORD.search(alias):
+                reason = f"alias {alias!r} of entity {name!r} has no letter or digit to match"
+                problems.append((("entities", name, i), reason, None))
     for name, urls in rules.channels.items():
         if not urls:
-            problems.append((("channels", name), f"channel {name!r} has no URLs"))
+            problems.append((("channels", name), f"channel {name!r} has no URLs", None))
+    feeds = {f.url for f in rules.feeds} | {f.name for f in rules.feeds if f.name}
     seen: set[str] = set()
     for i, rule in enumerate(rules.rules):
         where: Path_ = ("rules", i)
         if rule.name in seen:
-            problems.append(((*where, "name"), f"duplicate rule name {rule.name!r}"))
+            problems.append(((*where, "name"), f"duplicate rule name {rule.name!r}", None))
         seen.add(rule.name)
-        if rule.entities is None and rule.keywords is None and rule.money is None:
-            problems.append(
-                (where, f"rule {rule.name!r} states no condition (entities, keywords or money)")
-            )
+        if (rule.entities, rule.keywords, rule.query, rule.money) == (None, None, None, None):
+            reason = f"rule {rule.name!r} states no condition (entities, keywords, query or money)"
+            problems.append((where, reason, None))
+        problems += _check_query(rule, where, rules)
+        for j, feed in enumerate(rule.feeds):
+            if feed not in feeds:
+                reason = f"feed {feed!r} of rule {rule.name!r} is not in the file's feeds"
+                problems.append(((*where, "feeds", j), reason, None))
+        for part in ("all", "any", "none") if rule.keywords else ():
+            for j, keyword in enumerate(getattr(rule.keywords, part)):
+                if not _HAS_WORD.search(keyword):
+                    reason = f"keyword {keyword!r} in rule {rule.name!r} has no letter or digit"
+                    problems.append(((*where, "keywords", part, j), reason, None))
         if rule.entities is not None:
             for part in ("all", "any", "none"):
                 for j, ref in enumerate(getattr(rule.entities, part)):
                     if ref not in rules.entities:
-                        problems.append(
-                            (
-                                (*where, "entities", part, j),
-                                f"unknown entity {ref!r} in rule {rule.name!r}",
-                            )
-                        )
+                        reason = f"unknown entity {ref!r} in rule {rule.name!r}"
+                        problems.append(((*where, "entities", part, j), reason, None))
         for j, channel in enumerate(rule.notify):
             if channel not in rules.channels:
-                problems.append(
-                    ((*where, "notify", j), f"unknown channel {channel!r} in rule {rule.name!r}")
-                )
+                reason = f"unknown channel {channel!r} in rule {rule.name!r}"
+                problems.append(((*where, "notify", j), reason, None))
         if rule.money is not None and rule.money.min is None and rule.money.max is None:
-            problems.append(((*where, "money"), "money needs min, max or both"))
+            problems.append(((*where, "money"), "money needs min, max or both", None))
     return problems
+
+
+def _position_in(
+    text: str, marks: dict[Path_, yaml.Mark], loc: Path_, offset: int | None
+) -> tuple[int, int]:
+    """Line and column of ``loc``; inside a one-line (plain or quoted) string, of the
+    character at ``offset``."""
+    line, column = _position(marks, loc)
+    if offset is None or loc not in marks:
+        return line, column
+    lines = text.splitlines()
+    source = lines[line - 1] if line <= len(lines) else ""
+    opener = source[column - 1 : column]
+    if opener in ("|", ">"):
+        return line, column
+    return line, column + offset + (1 if opener in ("'", '"') else 0)
 
 
 def parse_rules(text: str, path: str = "<rules>") -> RulesFile:
@@ -249,8 +324,8 @@ def parse_rules(text: str, path: str = "<rules>") -> RulesFile:
             line, column = _position(marks, loc)
             problems.append((line, column, _describe(error)))
         raise RulesError(path, problems) from None
-    for loc, reason in _check_references(rules):
-        line, column = _position(marks, loc)
+    for loc, reason, offset in _check_references(rules):
+        line, column = _position_in(text, marks, loc, offset)
         problems.append((line, column, reason))
     if problems:
         raise RulesError(path, problems)

@@ -146,3 +146,97 @@ def test_evidence_points_at_the_matched_words() -> None:
     spans = {(e.kind, e.name, text[e.start : e.end]) for e in match.evidence}
     assert spans == {("entity", "putin", "بوتين"), ("entity", "musk", "وماسك")}
     assert [e.start for e in match.evidence] == sorted(e.start for e in match.evidence)
+
+
+# --- every language we read, and the traps ---------------------------------------------------
+
+LANGUAGES_TEXT = """
+entities:
+  putin: ["Владимир Путин", "Путин", "Putin", "بوتين"]
+  gazprom: ["Газпром", "Gazprom", "غازبروم"]
+  moscow: ["Москва"]
+  tesla: ["Tesla", "تسلا"]
+  trump: ["Trump", "ترامب"]
+  musk: ["Musk", "ماسك"]
+  macron: ["Emmanuel Macron", "Macron"]
+  sanchez: ["Pedro Sánchez"]
+  raisi: ["رئيسي"]
+channels:
+  desk: ["json://127.0.0.1:9/hook"]
+rules:
+  - name: campaign-plain
+    keywords: {any: ["حملة", "campaign"]}
+    notify: [desk]
+  - name: campaign-inflected
+    keywords: {any: ["حملة", "campaign", "Sanktion"]}
+    inflect: true
+    notify: [desk]
+"""
+LANGUAGES = parse_rules(LANGUAGES_TEXT)
+
+
+def found_in(text: str) -> dict[str, list[str]]:
+    report = Matcher(LANGUAGES).match(text, [])
+    hits = {**report.entities, **report.keywords}
+    return {name: [text[h.start : h.end] for h in found] for name, found in hits.items()}
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "forms"),
+    [
+        # Russian case endings, also on every word of a phrase
+        ("встреча с Путиным", "putin", ["Путиным"]),
+        ("слова Путина и Путину", "putin", ["Путина", "Путину"]),
+        ("речь Владимира Путина", "putin", ["Владимира Путина"]),
+        ("акции Газпрома и сделка с Газпромом", "gazprom", ["Газпрома", "Газпромом"]),
+        ("в Москве и из Москвы", "moscow", ["Москве", "Москвы"]),
+        # German genitive
+        ("Putins Krieg und Teslas Werk", "putin", ["Putins"]),
+        ("Putins Krieg und Teslas Werk", "tesla", ["Teslas"]),
+        # French and Spanish: accents fold, names stand as written
+        ("selon Emmanuel MACRON, hier", "macron", ["Emmanuel MACRON"]),
+        ("dijo Pedro Sanchez hoy", "sanchez", []),  # an accent is a different letter
+        ("dijo Pedro Sa\u0301nchez hoy", "sanchez", ["Pedro Sa\u0301nchez"]),  # decomposed
+        # Arabic: hamza and alef forms, diacritics, tatweel, proclitics, ي/ى
+        ("قال بُوتِين", "putin", ["بُوتِين"]),
+        ("وقال بـــوتين", "putin", ["بـــوتين"]),
+        ("وبوتين وفبوتين", "putin", ["وبوتين"]),  # two conjunctions in a row are no proclitic chain
+        ("شركة تسلا وشركة لتسلا", "tesla", ["تسلا", "لتسلا"]),
+        ("الرئيس رئيسى", "raisi", ["رئيسى"]),
+        # Arabic suffixes on keywords only where the rule asks
+        ("في حملته وحملتها وحملات أخرى", "حملة", ["حملته", "وحملتها", "وحملات"]),
+        ("neue Sanktionen gegen", "Sanktion", ["Sanktionen"]),
+        # mixed scripts in one text
+        ("قال Musk إن ترامب يدعم Tesla", "musk", ["Musk"]),
+        ("قال Musk إن ترامب يدعم Tesla", "trump", ["ترامب"]),
+        ("قال Musk إن ترامب يدعم Tesla", "tesla", ["Tesla"]),
+    ],
+)
+def test_each_language_matches_its_forms(text: str, name: str, forms: list[str]) -> None:
+    assert found_in(text).get(name, []) == forms
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Газпромбанк выдал кредит", "gazprom"),
+        ("Gazprombank said", "gazprom"),
+        ("الترامبولين في الحديقة", "trump"),
+        ("trumpeted the news", "trump"),
+        ("the Trumpster", "trump"),
+        ("تماسك الفريق", "musk"),
+        ("Muskrat", "musk"),
+        ("Путинизм как явление", "putin"),  # an open suffix, not a case ending
+        ("Putinismus", "putin"),
+        ("Москвариум", "moscow"),
+    ],
+)
+def test_look_alikes_in_every_language_do_not_match(text: str, name: str) -> None:
+    assert name not in found_in(text)
+
+
+def test_arabic_suffixes_only_where_the_rule_asks() -> None:
+    report = Matcher(LANGUAGES).match("أطلق حملته", [])
+    assert {m.rule for m in report.fired} == {"campaign-inflected"}
+    report = Matcher(LANGUAGES).match("أطلق حملة", [])
+    assert {m.rule for m in report.fired} == {"campaign-inflected", "campaign-plain"}

@@ -1,0 +1,219 @@
+"""Finding every term of every rule in a text in one pass: the presearcher.
+
+A term (an entity alias, a keyword, a query word, phrase or ``prefix*``) occurs in a text when
+its folded form (see ``monitor.normalize``) stands there as whole words: "Musk" is not in
+"Muskrat", "ماسك" is not in "تماسك". The words of a phrase may be apart by any whitespace or
+punctuation that does not end a sentence. A word may carry an Arabic proclitic in front
+("وماسك", "لترامب", "بالكرملين", "للكرملين") and, where its term inflects, one ending of a
+closed list (see ``monitor.inflect``).
+
+Why words and not characters. Reverse-search engines run one multi-pattern automaton
+(Aho-Corasick) over the text. Here the unit of matching is the whole word, and every rule of
+word formation we honour is a function of one word: strip a proclitic, strip a listed ending
+and look the stem up, look the word's first n letters up for ``prefix*``. So the text is cut
+into its distinct words once (a few hundred in an 8 KB article, since news repeats itself),
+each new word is resolved against hash tables of the terms' first words, stems and prefixes
+and the answer cached, and only the few words that start a term are searched for with
+``str.find``. A character automaton would report every substring hit ("ماسك" inside "تماسك")
+that must then be filtered for word boundaries and clitics, in Python, per occurrence.
+``tests/bench/bench_rules.py`` measures this design against the per-rule regex baseline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
+
+from monitor.inflect import Inflection, inflection, proclitic_forms, stems_of
+from monitor.normalize import Normalized, fold
+
+# The words of a phrase may be apart by anything but a sentence end: a line break, ! ? ؟ or a
+# full stop followed by a space (a full stop inside a word, as in "U.S." or "3.5", ends none).
+_SENTENCE_END = re.compile(r"[!?؟۔\n]|\.\W*\s")
+_WORD = re.compile(r"\w+")
+_NEXT_WORD = re.compile(r"(\W*)(\w+)")
+_WORD_CACHE_SIZE = 500_000
+K = TypeVar("K")
+
+
+class Hit(NamedTuple):
+    """One occurrence of a term: ``start``/``end`` are offsets into the original text,
+    ``folded_start``/``folded_end`` into the folded one (for distances in words)."""
+
+    term: str
+    start: int
+    end: int
+    folded_start: int = 0
+    folded_end: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TermSpec(Generic[K]):
+    """A term to find: reported under ``key``, as ``text`` (as the rule wrote it).
+
+    ``inflect`` is ``monitor.inflect.NAMES`` or ``WORDS`` for the endings its words may take,
+    or None; ``prefix`` makes the (single-word) term match every word that begins with it.
+    """
+
+    key: K
+    text: str
+    inflect: str | None = None
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Term(Generic[K]):
+    key: K
+    text: str
+    words: tuple[str, ...]
+    forms: tuple[Inflection | None, ...]
+
+
+def term_words(text: str) -> tuple[str, ...]:
+    """The folded words of a term; empty when it has no letter or digit."""
+    return tuple(_WORD.findall(fold(text)))
+
+
+class TermSet(Generic[K]):
+    """Terms found in one pass over the distinct words of a text.
+
+    Each distinct word of the text is resolved once (and cached) against three tables: the
+    terms' first words, the stems of first words that inflect, and the prefixes of
+    wildcards; each form of the word without an Arabic proclitic is tried too. Phrases then
+    check the words that follow and the gaps between them.
+    """
+
+    def __init__(self, specs: Iterable[TermSpec[K]]) -> None:
+        self._exact: dict[str, list[_Term[K]]] = {}
+        self._stems: dict[str, list[_Term[K]]] = {}
+        self._prefixes: dict[str, list[_Term[K]]] = {}
+        folded: dict[str, tuple[str, ...]] = {}
+        for spec in specs:
+            words = folded.get(spec.text)
+            if words is None:
+                words = folded[spec.text] = term_words(spec.text)
+            if not words:
+                continue
+            forms = tuple(inflection(w, spec.inflect) if spec.inflect else None for w in words)
+            term = _Term(spec.key, spec.text, words, forms)
+            if spec.prefix:
+                self._prefixes.setdefault(words[0], []).append(term)
+                continue
+            self._exact.setdefault(words[0], []).append(term)
+            first = forms[0]
+            if first is not None and first.endings != {""}:
+                self._stems.setdefault(first.stem, []).append(term)
+        self._prefix_lengths = sorted({len(p) for p in self._prefixes})
+        # Every word met in a text so far, and those of them that may start a term: news
+        # repeats its vocabulary, so after a few articles a text is two set operations away
+        # from the few words worth a look.
+        self._known: set[str] = set()
+        self._starting: dict[str, tuple[_Term[K], ...]] = {}
+
+    def _terms_starting(self, word: str) -> tuple[_Term[K], ...]:
+        found: dict[int, _Term[K]] = {}
+        for form in proclitic_forms(word):
+            for term in self._exact.get(form, ()):
+                found[id(term)] = term
+            if self._stems:
+                for stem, _ in stems_of(form):
+                    for term in self._stems.get(stem, ()):
+                        first = term.forms[0]
+                        if first is not None and first.matches(form):
+                            found[id(term)] = term
+            for n in self._prefix_lengths:
+                if n > len(form):
+                    break
+                for term in self._prefixes.get(form[:n], ()):
+                    found[id(term)] = term
+        return tuple(found.values())
+
+    def _learn(self, words: set[str]) -> None:
+        if len(self._known) > _WORD_CACHE_SIZE:
+            self._known.clear()
+            self._starting.clear()
+        for word in words:
+            terms = self._terms_starting(word)
+            if terms:
+                self._starting[word] = terms
+        self._known |= words
+
+    def find(self, text: Normalized) -> dict[K, list[Hit]]:
+        """Every occurrence of every term, by key; overlapping hits of one key keep the
+        longest."""
+        folded = text.text
+        unique = _words(folded)
+        self._learn(unique - self._known)
+        found: dict[K, list[Hit]] = {}
+        for word in unique.intersection(self._starting):
+            for at in _whole_word_at(folded, word):
+                for term in self._starting[word]:
+                    end = (
+                        at + len(word)
+                        if len(term.words) == 1
+                        else _phrase_end(folded, at + len(word), term)
+                    )
+                    if end is not None:
+                        start, stop = text.span(at, end)
+                        found.setdefault(term.key, []).append(Hit(term.text, start, stop, at, end))
+        return {key: _longest_first(hits) for key, hits in found.items()}
+
+
+def _words(text: str) -> set[str]:
+    """The distinct words of a text. Splitting on whitespace and sending only the tokens with
+    punctuation through the regex is several times faster than a regex over the whole text."""
+    unique: set[str] = set()
+    for token in set(text.split()):
+        if token.isalnum():
+            unique.add(token)
+        else:
+            unique.update(_WORD.findall(token))
+    return unique
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _whole_word_at(text: str, word: str) -> list[int]:
+    """Offsets where ``word`` stands as a whole word (``\\w`` boundaries on both sides)."""
+    found = []
+    at = text.find(word)
+    while at != -1:
+        end = at + len(word)
+        if (at == 0 or not _is_word_char(text[at - 1])) and (
+            end == len(text) or not _is_word_char(text[end])
+        ):
+            found.append(at)
+        at = text.find(word, end)
+    return found
+
+
+def _phrase_end(text: str, pos: int, term: _Term[K]) -> int | None:
+    """Where a phrase ends if its words after the first follow ``pos``, apart by anything but
+    a sentence end; None if they do not."""
+    for wanted, form in zip(term.words[1:], term.forms[1:], strict=True):
+        step = _NEXT_WORD.match(text, pos)
+        if step is None or _SENTENCE_END.search(step.group(1)):
+            return None
+        word = step.group(2)
+        if word != wanted and (form is None or not form.matches(word)):
+            return None
+        pos = step.end()
+    return pos
+
+
+def _longest_first(hits: list[Hit]) -> list[Hit]:
+    kept: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -(h.end - h.start))):
+        if kept and hit.start < kept[-1].end:
+            continue
+        kept.append(hit)
+    return kept
+
+
+def word_starts(folded: str) -> list[int]:
+    """Offsets in the folded text where each word begins (for distances in words)."""
+    return [m.start() for m in _WORD.finditer(folded)]
