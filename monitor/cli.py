@@ -121,6 +121,36 @@ def rules_validate(file: Path) -> None:
     )
 
 
+@rules.command("test")
+@click.argument("rules_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("cases_file", type=click.Path(path_type=Path, dir_okay=False))
+def rules_test(rules_file: Path, cases_file: Path) -> None:
+    """Run the CASES of a cases file against RULES; exit 1 with a diff on any mismatch."""
+    from monitor.rules_cases import describe, load_cases, run_case
+
+    loaded = _load(rules_file)
+    try:
+        cases = load_cases(cases_file, {r.name for r in loaded.rules})
+    except RulesError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    matcher = Matcher(loaded)
+    failed = 0
+    for line, case in cases:
+        try:
+            outcome = run_case(matcher, case, line, cases_file.parent)
+        except OSError as exc:
+            click.echo(f"{cases_file}:{line}: case {case.name!r}: {exc}", err=True)
+            failed += 1
+            continue
+        failed += not outcome.passed
+        for text in describe(outcome, str(cases_file)):
+            click.echo(text)
+    click.echo(f"{len(cases)} cases, {failed} failed")
+    if failed:
+        raise SystemExit(1)
+
+
 def _read_source(source: str, settings: Settings) -> tuple[bytes, str]:
     if source == "-":
         return sys.stdin.buffer.read(), "-"

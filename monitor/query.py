@@ -110,6 +110,8 @@ def _tokens(query: str) -> list[Token]:
                 raise QueryError(start, 'a quoted phrase is never closed: add the final "')
             if not m.group("phrase").strip():
                 raise QueryError(start, "an empty quoted phrase")
+            if "*" in m.group("phrase"):
+                raise QueryError(start, "a wildcard '*' may only end a single word, not a phrase")
             out.append(("phrase", m.group("phrase"), start))
         elif m.group("near"):
             if m.group("n") is None:

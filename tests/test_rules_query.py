@@ -137,6 +137,7 @@ def test_only_rules_anchored_on_found_terms_are_candidates() -> None:
         ('"elon musk', 0, "never closed"),
         ("sa*", 0, "at least 3 letters"),
         ("s*nction", 0, "may only end a single word"),
+        ('"defence contract*"', 0, "not a phrase"),
         ("(a AND b) NEAR/2 c", 10, "NEAR joins terms"),
         ("", 0, "empty"),
     ],
