@@ -38,6 +38,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from monitor.errors import ConfigError, RulesError
 from monitor.query import QueryError, parse_query, terms_of
+from monitor.render import KINDS, check_template
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,17 @@ def parse_duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+DIGEST_PERIODS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
+
+
+def parse_digest_period(value: Any) -> timedelta:
+    """``"hourly"``, ``"daily"`` or a duration."""
+    if isinstance(value, str) and value in DIGEST_PERIODS:
+        return DIGEST_PERIODS[value]
+    return parse_duration(value)
+
+
+DigestPeriod = Annotated[timedelta, BeforeValidator(parse_digest_period)]
 
 
 class _Strict(BaseModel):
@@ -120,6 +132,24 @@ class Rule(_Strict):
     language: Names = ()
     feeds: Names = ()
     notify: tuple[str, ...] = Field(min_length=1)
+    cooldown: Duration | None = None
+    """At most one alert per this long for the same set of entities; the rest are held for
+    the next digest (``monitor.digest``)."""
+    digest: DigestPeriod | None = None
+    """``hourly``, ``daily`` or a duration: one message per period listing every article."""
+    templates: dict[str, str] = {}
+    """Jinja2 templates replacing the defaults, per channel kind (``monitor.render``)."""
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, templates: dict[str, str]) -> dict[str, str]:
+        for kind, source in templates.items():
+            if kind not in KINDS:
+                raise ValueError(f"template kind {kind!r} is not one of {', '.join(KINDS)}")
+            problem = check_template(source, kind)
+            if problem:
+                raise ValueError(f"the {kind} template does not compile: {problem}")
+        return templates
 
     @field_validator("language")
     @classmethod

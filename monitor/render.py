@@ -1,0 +1,272 @@
+"""What an alert says: one template per channel kind, rendered in a sandbox.
+
+Kinds: ``email`` (HTML; apprise derives the email's plain-text part from it), ``markdown``
+(chat services: Slack, Discord, Telegram, Matrix, Mattermost, Teams, Rocket.Chat, Zulip) and
+``text`` (everything else, webhooks included). Every kind shows the title, source, published
+time in the analyst's time zone (``MONITOR_TIMEZONE``), link, the snippet with the matched
+words marked, the amounts with their converted value, the rule and why it fired. A digest
+lists each article that fired instead.
+
+Right-to-left text reads right: in text and Markdown every free-text field sits between
+Unicode isolates (FSI … PDI) so an Arabic title cannot reorder the Latin around it; in HTML
+each block carries ``dir="auto"``.
+
+A rule may override the template of a kind (``monitor.alert_options``). Templates run in
+Jinja2's sandbox, so a rules file cannot reach Python objects; an override that fails to
+render is logged in one line and the default template is used instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+log = logging.getLogger(__name__)
+
+KINDS = ("email", "markdown", "text")
+CHAT_SCHEMES = frozenset(
+    {
+        "slack", "discord", "tgram", "matrix", "matrixs", "mmost", "mmosts", "msteams",
+        "rocket", "rockets", "zulip", "gchat", "ryver", "guilded", "revolt", "workflows",
+    }
+)  # fmt: skip
+EMAIL_SCHEMES = frozenset({"mailto", "mailtos"})
+FSI, PDI = "\u2068", "\u2069"  # first-strong isolate and its closing pop
+
+
+def kind_of(url: str) -> str:
+    """The template kind for an apprise URL, from its scheme."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme in EMAIL_SCHEMES:
+        return "email"
+    return "markdown" if scheme in CHAT_SCHEMES else "text"
+
+
+def money(value: Any) -> str:
+    """A value with thousands separators and at most two decimals: ``70,000,000``."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return "?"
+    if number == number.to_integral_value():
+        return f"{number:,.0f}"
+    return f"{number:,.2f}"
+
+
+def local_time(iso: str | None, zone: str) -> str:
+    """An ISO 8601 time in the analyst's zone: ``2026-11-24 13:00 Asia/Riyadh``.
+
+    A time without a zone is shown as written: we cannot know which zone it meant.
+    """
+    if not iso:
+        return "unknown"
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        return iso
+    return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
+
+
+def isolate(text: Any) -> str:
+    return f"{FSI}{text}{PDI}"
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]()#<>|~"})
+
+
+def md(text: Any) -> str:
+    """Text with Markdown's special characters escaped."""
+    return str(text).translate(_MD_SPECIAL)
+
+
+def _environment(autoescape: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        autoescape=autoescape, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    env.filters.update(money=money, isolate=isolate, md=md)
+    return env
+
+
+_PLAIN = _environment(autoescape=False)
+_HTML = _environment(autoescape=True)
+
+TEXT = """\
+Rule: {{ rule }} (matched: {{ why|isolate }})
+Title: {{ title|isolate }}
+Source: {{ source or "-" }}
+Published: {{ published }}
+Link: {{ link }}
+
+{{ snippet|isolate }}
+{% if amounts %}
+
+Amounts: {% for a in amounts %}{{ a.text|isolate }} = {{ a.value|money }} {{ a.currency or "?" }}\
+{% if a.converted %} (≈ {{ a.converted|money }} {{ a.converted_currency }}){% endif %}\
+{{ "; " if not loop.last }}{% endfor %}
+{% endif %}
+"""
+
+MARKDOWN = """\
+**{{ rule|md }}**: [{{ title|md|isolate }}]({{ link }})
+{{ source|md or "-" }} · {{ published }}
+
+> {{ snippet_md|isolate }}
+
+Why: {{ why|md|isolate }}
+{% for a in amounts %}
+- {{ a.text|md|isolate }} = {{ a.value|money }} {{ a.currency or "?" }}\
+{% if a.converted %} (≈ {{ a.converted|money }} {{ a.converted_currency }}){% endif %}
+{% endfor %}
+"""
+
+HTML = """\
+<div>
+<p><b>Rule:</b> {{ rule }} <span dir="auto">({{ why }})</span></p>
+<h2 dir="auto"><a href="{{ link }}">{{ title }}</a></h2>
+<p><b>Source:</b> <span dir="auto">{{ source or "-" }}</span> ·
+<b>Published:</b> {{ published }}</p>
+<blockquote dir="auto">{{ snippet_html }}</blockquote>
+{% if amounts %}
+<p><b>Amounts:</b></p><ul>
+{% for a in amounts %}
+<li><bdi>{{ a.text }}</bdi> = {{ a.value|money }} {{ a.currency or "?" }}\
+{% if a.converted %} (≈ {{ a.converted|money }} {{ a.converted_currency }}){% endif %}</li>
+{% endfor %}
+</ul>
+{% endif %}
+</div>
+"""
+
+DIGEST_TEXT = """\
+Digest: {{ rule }}, {{ items|length }} articles
+{% for i in items %}
+
+{{ loop.index }}. {{ i.title|isolate }}
+   {{ i.source or "-" }} · {{ i.published }}
+   {{ i.link }}
+   matched: {{ i.why|isolate }}
+{% endfor %}
+"""
+
+DIGEST_MARKDOWN = """\
+**Digest: {{ rule|md }}**, {{ items|length }} articles
+{% for i in items %}
+{{ loop.index }}. [{{ i.title|md|isolate }}]({{ i.link }}): {{ i.source|md or "-" }} · \
+{{ i.published }} · {{ i.why|md|isolate }}
+{% endfor %}
+"""
+
+DIGEST_HTML = """\
+<div>
+<p><b>Digest:</b> {{ rule }}, {{ items|length }} articles</p>
+<ol>
+{% for i in items %}
+<li dir="auto"><a href="{{ i.link }}">{{ i.title }}</a><br>
+{{ i.source or "-" }} · {{ i.published }} · <span dir="auto">{{ i.why }}</span></li>
+{% endfor %}
+</ol>
+</div>
+"""
+
+DEFAULTS = {"email": HTML, "markdown": MARKDOWN, "text": TEXT}
+DIGEST_DEFAULTS = {"email": DIGEST_HTML, "markdown": DIGEST_MARKDOWN, "text": DIGEST_TEXT}
+
+
+def check_template(source: str, kind: str) -> str | None:
+    """Why a template does not compile, or None when it does."""
+    try:
+        (_HTML if kind == "email" else _PLAIN).from_string(source)
+    except TemplateError as exc:
+        return f"line {getattr(exc, 'lineno', '?')}: {exc.message or exc}"
+    return None
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered alert: what apprise is given."""
+
+    subject: str
+    body: str
+    kind: str
+
+
+def render(
+    alert: dict[str, Any], kind: str, zone: str = "UTC", override: str | None = None
+) -> Message:
+    """Render one alert (or digest) record for a channel kind.
+
+    ``alert`` is the stored record (``monitor.alerts.Alert.to_dict``); ``override`` replaces
+    the default template of this kind for a single alert.
+    """
+    values = template_values(alert, zone)
+    digest = bool(alert.get("items"))
+    env = _HTML if kind == "email" else _PLAIN
+    if digest:
+        subject = f"[{alert['rule']}] digest: {len(alert['items'])} articles"
+        source = DIGEST_DEFAULTS[kind]
+    else:
+        subject = f"[{alert['rule']}] {alert['title']}"
+        source = DEFAULTS[kind]
+    if override and not digest:
+        try:
+            return Message(subject, env.from_string(override).render(values).strip(), kind)
+        except TemplateError as exc:  # SecurityError is one of these
+            log.warning(
+                "rule %s: its %s template failed (%s); the default is used",
+                alert["rule"],
+                kind,
+                exc,
+            )
+    return Message(subject, env.from_string(source).render(values).strip(), kind)
+
+
+def template_values(alert: dict[str, Any], zone: str) -> dict[str, Any]:
+    """What a template may use (see the README's "Alerts" section)."""
+    return {
+        "rule": alert["rule"],
+        "why": why(alert.get("evidence", [])),
+        "title": alert.get("title", ""),
+        "source": alert.get("source", ""),
+        "published": local_time(alert.get("published"), zone),
+        "link": alert.get("url", ""),
+        "language": alert.get("language"),
+        "snippet": alert.get("snippet", ""),
+        # Stored already escaped, with <mark> around the matched words.
+        "snippet_html": Markup(alert.get("snippet_html", "")),  # noqa: S704
+        "snippet_md": md(alert.get("snippet", "")).replace("⟦", "**").replace("⟧", "**"),
+        "amounts": alert.get("amounts", []),
+        "items": [
+            {
+                "title": item.get("title", ""),
+                "link": item.get("url", ""),
+                "source": item.get("source", ""),
+                "published": local_time(item.get("published"), zone),
+                "why": why(item.get("evidence", [])),
+            }
+            for item in alert.get("items", [])
+        ],
+    }
+
+
+def why(evidence: list[dict[str, Any]]) -> str:
+    """The terms that matched, then the amounts that met the rule's threshold."""
+    terms = dict.fromkeys(e["term"] for e in evidence if e["kind"] != "money")
+    parts = [", ".join(terms)] if terms else []
+    amounts = [
+        f"{e['term']} ≈ {money(e.get('converted'))} {e['name']}"
+        for e in evidence
+        if e["kind"] == "money"
+    ]
+    if amounts:
+        parts.append("amount " + ", ".join(amounts))
+    return "; ".join(parts)
