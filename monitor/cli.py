@@ -103,6 +103,26 @@ def poll(rules: Path | None, once: bool) -> None:
     )
 
 
+@main.command()
+@rules_option
+@click.option(
+    "--beat/--no-beat",
+    default=True,
+    help="Also require a recent beat tick (off for probes of workers that run without beat).",
+)
+def health(rules: Path | None, beat: bool) -> None:
+    """Exit 0 if the broker, the store and the rules are fine (and beat ticks); else say why."""
+    from monitor.probes import problems
+
+    settings = Settings()
+    found = problems(settings, rules or settings.rules, beat=beat)
+    for problem in found:
+        click.echo(f"unhealthy: {problem}", err=True)
+    if found:
+        raise SystemExit(1)
+    click.echo("ok")
+
+
 @main.group()
 def rules() -> None:
     """Work with rules files."""

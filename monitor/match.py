@@ -83,6 +83,33 @@ def amounts_in_range(
     return found
 
 
+class _MoneyView:
+    """``amounts_in_range`` for many rules over one text: each amount is converted once per
+    currency that rules ask for, not once per rule."""
+
+    def __init__(self, amounts: Sequence[Amount], rates: RateTable) -> None:
+        self.amounts = amounts
+        self.rates = rates
+        self._converted: dict[str, list[tuple[Amount, Decimal]]] = {}
+
+    def in_range(self, rule: Rule) -> list[tuple[Amount, Decimal]]:
+        money = rule.money
+        if money is None:
+            return []
+        converted = self._converted.get(money.currency)
+        if converted is None:
+            converted = self._converted[money.currency] = [
+                (amount, value)
+                for amount in self.amounts
+                if amount.currency is not None
+                and (value := self.rates.convert(amount.value, amount.currency, money.currency))
+                is not None
+            ]
+        low = money.min if money.min is not None else Decimal("-Infinity")
+        high = money.max if money.max is not None else Decimal("Infinity")
+        return [(amount, value) for amount, value in converted if low <= value <= high]
+
+
 # --- compiling rules -----------------------------------------------------------------------
 # A compiled condition is a query tree whose Terms carry term keys: "@name" for an entity,
 # "=words" or "~words" (inflected) for a literal, "*prefix" for a wildcard.
@@ -307,6 +334,8 @@ class Matcher:
         folded = normalize(text)
         found = self.terms.find(folded)
         positions = _Positions(folded.text)
+        in_range = _MoneyView(amounts, self.rates).in_range
+        evidence_cache: dict[str, list[Evidence]] = {}
         fired: list[Match] = []
         for number in self.candidates(found):
             c = self._compiled[number]
@@ -316,10 +345,11 @@ class Matcher:
                 continue
             if c.tree is not None and not holds(c.tree, found, positions):
                 continue
-            money = amounts_in_range(c.rule, amounts, self.rates)
+            money = in_range(c.rule) if c.rule.money is not None else []
             if c.rule.money is not None and not money:
                 continue
-            fired.append(Match(c.rule.name, c.rule.notify, self._evidence(c, found, money)))
+            evidence = self._evidence(c, found, money, evidence_cache)
+            fired.append(Match(c.rule.name, c.rule.notify, evidence))
         entities: dict[str, list[Hit]] = {}
         keywords: dict[str, list[Hit]] = {}
         for key, hits in found.items():
@@ -328,21 +358,32 @@ class Matcher:
         return Report(entities, keywords, fired)
 
     def _evidence(
-        self, c: _Compiled, found: dict[str, list[Hit]], money: list[tuple[Amount, Decimal]]
+        self,
+        c: _Compiled,
+        found: dict[str, list[Hit]],
+        money: list[tuple[Amount, Decimal]],
+        cache: dict[str, list[Evidence]],
     ) -> tuple[Evidence, ...]:
-        evidence = [
-            Evidence(kind, name, hit.term, hit.start, hit.end)
-            for key in c.positive
-            for kind, name in (self._names[key],)
-            for hit in found.get(key, ())
-        ]
+        evidence: list[Evidence] = []
+        for key in c.positive:
+            items = cache.get(key)
+            if items is None:
+                kind, name = self._names[key]
+                items = cache[key] = [
+                    Evidence(kind, name, hit.term, hit.start, hit.end) for hit in found.get(key, ())
+                ]
+            evidence += items
         if c.rule.money is not None:
             currency = c.rule.money.currency
             evidence += [
                 Evidence("money", currency, a.text, a.start, a.end, a, v) for a, v in money
             ]
-        evidence.sort(key=lambda e: (e.start, e.end))
+        evidence.sort(key=_by_position)
         return tuple(evidence)
+
+
+def _by_position(evidence: Evidence) -> tuple[int, int]:
+    return evidence.start, evidence.end
 
 
 def _all_nodes(node: Node) -> Iterable[Node]:

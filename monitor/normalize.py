@@ -48,11 +48,6 @@ def _fold(cluster: str) -> str:
     return "".join(_ARABIC_MAP.get(ch, ch) for ch in folded if ch not in _ARABIC_DROP)
 
 
-_DROP_CLASS = re.compile("[" + "".join(sorted(_ARABIC_DROP)) + "]")
-# A few str.replace passes beat str.translate by ten times on non-ASCII text.
-_REPLACEMENTS = [*_ARABIC_MAP.items(), *((ch, "") for ch in sorted(_ARABIC_DROP))]
-
-
 @dataclass(frozen=True, slots=True)
 class Normalized:
     """A folded text and the map back to the text it came from.
@@ -111,27 +106,39 @@ def normalize(text: str) -> Normalized:
     if text.isascii():
         return Normalized(text, text.lower())
     folded = text.casefold()
-    if (
-        len(folded) != len(text)
-        or not unicodedata.is_normalized("NFKC", text)
-        or _COMBINING.search(text)
-    ):
+    if len(folded) != len(text) or _COMBINING.search(text):
         return _fold_by_character(text)
-    # Fast path: every character folds to one character, or is dropped.
+    # Fast path: every character folds to one character, or is dropped. Casefolding the
+    # whole text runs in C; what folding does beyond it (NFKC, the Arabic map) is decided
+    # once per distinct character and applied with one str.replace each.
+    extra: dict[str, str] = {}
+    for ch in set(text):
+        out, low = _fold(ch), ch.casefold()
+        if out == low:
+            continue
+        if len(out) > 1 or extra.get(low, out) != out:
+            return _fold_by_character(text)
+        extra[low] = out
     positions: list[int] = []
     dropped: list[int] = []
-    count = 0
-    for m in _DROP_CLASS.finditer(folded):
-        count += m.end() - m.start()
-        positions.append(m.end() - count)
-        dropped.append(count)
+    dropping = "".join(sorted(ch for ch, out in extra.items() if not out))
+    if dropping:
+        count = 0
+        for m in _drop_class(dropping).finditer(folded):
+            count += m.end() - m.start()
+            positions.append(m.end() - count)
+            dropped.append(count)
     result = folded
-    for old, new in _REPLACEMENTS:
-        if old in result:
-            result = result.replace(old, new)
+    for old, new in extra.items():
+        result = result.replace(old, new)
     if not positions:
         return Normalized(text, result)
     return Normalized(text, result, cuts=(tuple(positions), tuple(dropped)))
+
+
+@lru_cache(maxsize=1024)
+def _drop_class(chars: str) -> re.Pattern[str]:
+    return re.compile("[" + re.escape(chars) + "]+")
 
 
 def fold(text: str) -> str:

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from monitor import metrics
 from monitor.alerts import make_alerts
 from monitor.context import RATES_KEY, Context, now_iso
 from monitor.delivery import await_other_sender, deliver_with_retries, pending_alerts
@@ -75,8 +76,12 @@ def process_article(ctx: Context, article_id: str) -> list[str]:
     article = read_article(ctx, entry)
     amounts = find_amounts(article.text)
     report = ctx.matcher.match(article.text, amounts)
+    metrics.ARTICLES_PROCESSED.labels("page" if article.from_page else "feed").inc()
+    if not article.from_page:
+        metrics.EXTRACTION_FAILURES.inc()
     pending: list[str] = []
     for match in report.fired:
+        metrics.RULE_FIRES.labels(match.rule).inc()
         for alert in make_alerts(article, entry.key, match, amounts, ctx.rules.channels):
             ctx.store.claim(f"alert:{alert.id}", ctx.retention, alert.to_dict())
             stored = ctx.store.get(f"alert:{alert.id}") or {}

@@ -62,6 +62,18 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    log_json: bool | None = None
+    """JSON lines (true) or plain text (false); unset: plain on a terminal, JSON otherwise."""
+
+    metrics_port: int | None = None
+    """Serve Prometheus metrics on this port from each worker; unset: not served."""
+
+    metrics_address: str = "0.0.0.0"  # noqa: S104  (scraped from outside the container)
+    """Address the metrics endpoint listens on."""
+
+    beat_max_age: float = 60.0
+    """`monitor health` fails when beat's last tick is older than this many seconds."""
+
     @property
     def embedded(self) -> bool:
         """True when no Redis is configured and the embedded default is in use."""

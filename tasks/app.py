@@ -6,10 +6,12 @@ queues as files under ``MONITOR_STATE_DIR``: no server, same tasks.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from monitor.settings import Settings
 
@@ -56,13 +58,24 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
+def metrics_dir(settings: Settings) -> Path:
+    """Where this worker's processes write their metric values: one folder per worker, so two
+    workers sharing a state directory do not add up or wipe each other's values."""
+    return settings.state_dir / "metrics" / str(os.getpid())
+
+
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or Settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
+    # Set before prometheus_client is imported anywhere; the worker's children inherit it.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir(settings)))
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
     app = Celery("monitor")
     app.conf.update(
         broker_settings(settings),
-        task_queues=[Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
+        # Each queue on its own direct exchange and key (Celery would bind them all to the
+        # default queue's exchange and key otherwise, which reads as if they shared messages).
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],  # type: ignore[no-untyped-call]
         task_default_queue=POLL_QUEUE,
         task_routes={
             "monitor.poll_due_feeds": {"queue": POLL_QUEUE},
@@ -92,6 +105,10 @@ def create_app(settings: Settings | None = None) -> Celery:
         task_soft_time_limit=120,
         task_time_limit=150,
         worker_hijack_root_logger=False,
+        # On SIGTERM (a deploy, a scale-down) the worker stops taking messages and finishes the
+        # tasks it runs; with REMAP_SIGTERM=SIGQUIT this becomes a soft shutdown that waits this
+        # long, then stops, and the unacknowledged messages go back to the queue.
+        worker_soft_shutdown_timeout=25.0,
         beat_schedule=beat_schedule(settings),
         beat_schedule_filename=str(settings.state_dir / "beat-schedule"),
     )
