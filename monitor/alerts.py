@@ -6,17 +6,17 @@ same id, and the store keeps one. The alert records only the channel's name and 
 position in it, never the URL: URLs carry secrets and are resolved from the rules file and
 the environment at the moment of sending.
 
-An alert counts as sent when apprise reports success for its one target; the ledger in
-``monitor.pipeline`` records that before the task is acknowledged.
+An alert counts as sent when apprise reports success for its one target (every service that
+URL loaded accepted it; a partial success is a failure). ``monitor.delivery`` records that in
+the store before the task is acknowledged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import apprise
@@ -25,10 +25,11 @@ from monitor.errors import DeliveryFailed
 from monitor.extract import Article
 from monitor.match import Evidence, Match
 from monitor.money import Amount
+from monitor.rates import RateTable
+from monitor.render import kind_of, render
+from monitor.secrets import hidden, redact, secrets_of
 
 SNIPPET_CONTEXT = 120  # characters shown on each side of the first piece of evidence
-# Unicode isolates keep right-to-left snippets from reordering the text around them.
-_FSI, _PDI = "\u2068", "\u2069"
 
 
 def alert_id(rule: str, article_key: str, channel: str, target: int) -> str:
@@ -80,19 +81,33 @@ def make_snippet(text: str, evidence: tuple[Evidence, ...]) -> Snippet:
     return Snippet(text[start:end], tuple(marks), start > 0, end < len(text))
 
 
-def amount_dict(amount: Amount) -> dict[str, Any]:
-    return {
+def amount_dict(
+    amount: Amount, rates: RateTable | None = None, display: str = "EUR"
+) -> dict[str, Any]:
+    """An amount as alerts store it, with its value in the display currency when known."""
+    item: dict[str, Any] = {
         "text": amount.text,
         "value": str(amount.value),
         "currency": amount.currency,
         "start": amount.start,
         "end": amount.end,
     }
+    if rates is not None and amount.currency and amount.currency != display:
+        converted = rates.convert(amount.value, amount.currency, display)
+        if converted is not None:
+            item["converted"] = str(round(converted, 2))
+            item["converted_currency"] = display
+    return item
 
 
 @dataclass
 class Alert:
-    """One message to one target; its state lives in the store as ``alert:<id>``."""
+    """One message to one target; its state lives in the store as ``alert:<id>``.
+
+    ``status``: ``pending`` → ``sent``, or ``failed`` once attempts or hours are used up (the
+    dead letter); ``held`` (cooldown or digest mode) → ``digested`` once a digest lists it.
+    A digest is itself an alert whose ``items`` list the articles it reports.
+    """
 
     id: str
     rule: str
@@ -109,17 +124,21 @@ class Alert:
     evidence: list[dict[str, Any]]
     amounts: list[dict[str, Any]]
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-    status: str = "pending"  # pending → sent, or failed once attempts are used up
+    status: str = "pending"
     attempts: int = 0
     last_error: str | None = None
     sent_at: str | None = None
+    due_at: float = 0.0  # epoch seconds when the next attempt is due
+    items: list[dict[str, Any]] = field(default_factory=list)
+    digest: str | None = None  # the digest that listed this held alert
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Alert:
-        return cls(**data)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def make_alerts(
@@ -128,6 +147,8 @@ def make_alerts(
     match: Match,
     amounts: list[Amount],
     channels: dict[str, tuple[str, ...]],
+    rates: RateTable | None = None,
+    display_currency: str = "EUR",
 ) -> list[Alert]:
     """One alert for each target of each channel the fired rule notifies."""
     snippet = make_snippet(article.text, match.evidence)
@@ -144,6 +165,7 @@ def make_alerts(
         }
         for e in match.evidence
     ]
+    found = [amount_dict(a, rates, display_currency) for a in amounts]
     return [
         Alert(
             id=alert_id(match.rule, article_key, channel, index),
@@ -159,95 +181,51 @@ def make_alerts(
             snippet=plain,
             snippet_html=marked,
             evidence=evidence,
-            amounts=[amount_dict(a) for a in amounts],
+            amounts=found,
         )
         for channel in match.notify
         for index in range(len(channels.get(channel, ())))
     ]
 
 
-def _why(alert: Alert) -> str:
-    terms = dict.fromkeys(e["term"] for e in alert.evidence if e["kind"] != "money")
-    parts = [", ".join(terms)] if terms else []
-    money = [
-        f"{e['term']} ≈ {_money(e['converted'])} {e['name']}"
-        for e in alert.evidence
-        if e["kind"] == "money"
-    ]
-    if money:
-        parts.append("amount " + ", ".join(money))
-    return "; ".join(parts)
+def send(
+    alert: Alert,
+    url: str,
+    *,
+    zone: str = "UTC",
+    template: str | None = None,
+    secrets: tuple[str, ...] = (),
+) -> None:
+    """Send one alert to one apprise URL; ``DeliveryFailed`` says why it was not accepted.
+
+    Neither the reason nor any log line written meanwhile contains the URL's secrets
+    (``monitor.secrets``), whatever apprise logged.
+    """
+    secrets = (*secrets, *secrets_of(url, []))
+    with hidden(secrets):
+        _send(alert, url, zone, template, secrets)
 
 
-def _money(value: str | None) -> str:
-    """A value with thousands separators and at most two decimals: ``70,000,000``."""
-    if value is None:
-        return "?"
-    number = Decimal(value)
-    if number == number.to_integral_value():
-        return f"{number:,.0f}"
-    return f"{number:,.2f}"
-
-
-def render_text(alert: Alert) -> tuple[str, str]:
-    """Subject and plain-text/Markdown body."""
-    subject = f"[{alert.rule}] {alert.title}"
-    lines = [
-        f"Rule: {alert.rule} (matched: {_FSI}{_why(alert)}{_PDI})",
-        f"Title: {_FSI}{alert.title}{_PDI}",
-        f"Source: {alert.source or '-'}",
-        f"Published: {alert.published or 'unknown'}",
-        f"Link: {alert.url}",
-        "",
-        f"{_FSI}{alert.snippet}{_PDI}",
-    ]
-    if alert.amounts:
-        lines += [
-            "",
-            "Amounts: "
-            + "; ".join(
-                f"{_FSI}{a['text']}{_PDI} = {_money(a['value'])} {a['currency'] or '?'}"
-                for a in alert.amounts
-            ),
-        ]
-    return subject, "\n".join(lines)
-
-
-def render_html(alert: Alert) -> str:
-    """The HTML body for email: each text block carries ``dir="auto"`` for right-to-left text."""
-    e = html.escape
-    amounts = "".join(
-        f"<li><bdi>{e(a['text'])}</bdi> = {_money(a['value'])} {e(a['currency'] or '?')}</li>"
-        for a in alert.amounts
-    )
-    return (
-        f'<div><p><b>Rule:</b> {e(alert.rule)} <span dir="auto">({e(_why(alert))})</span></p>'
-        f'<h2 dir="auto"><a href="{e(alert.url)}">{e(alert.title)}</a></h2>'
-        f"<p><b>Source:</b> {e(alert.source or '-')} · <b>Published:</b> "
-        f"{e(alert.published or 'unknown')}</p>"
-        f'<blockquote dir="auto">{alert.snippet_html}</blockquote>'
-        + (f"<p><b>Amounts:</b></p><ul>{amounts}</ul>" if amounts else "")
-        + "</div>"
-    )
-
-
-def send(alert: Alert, url: str) -> None:
-    """Send one alert to one apprise URL; ``DeliveryFailed`` says why it was not accepted."""
+def _send(
+    alert: Alert, url: str, zone: str, template: str | None, secrets: tuple[str, ...]
+) -> None:
     notifier = apprise.Apprise(asset=apprise.AppriseAsset(secure_logging=True))
+    subject = f"{alert.channel}#{alert.target}"
     if not notifier.add(url):
-        raise DeliveryFailed(
-            "the channel URL is not one apprise understands",
-            subject=f"{alert.channel}#{alert.target}",
-        )
-    subject, text = render_text(alert)
-    is_email = url.split(":", 1)[0].lower() in ("mailto", "mailtos")
+        raise DeliveryFailed("the channel URL is not one apprise understands", subject=subject)
+    message = render(alert.to_dict(), kind_of(url), zone, template)
+    body_format = {
+        "email": apprise.NotifyFormat.HTML,
+        "markdown": apprise.NotifyFormat.MARKDOWN,
+        "text": apprise.NotifyFormat.TEXT,
+    }[message.kind]
     with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
-        ok = notifier.notify(
-            title=subject,
-            body=render_html(alert) if is_email else text,
-            body_format=apprise.NotifyFormat.HTML if is_email else apprise.NotifyFormat.TEXT,
-        )
+        result = notifier.notify(title=message.subject, body=message.body, body_format=body_format)
         detail = captured.getvalue().strip().splitlines()
-    if not ok:
-        reason = detail[-1].split(" - ", 2)[-1] if detail else "the target refused the alert"
-        raise DeliveryFailed(reason, subject=f"{alert.channel}#{alert.target}")
+    services = list(result)
+    # Check each service the URL loaded, not only the overall result: a partial success is
+    # a failure of this target, and the whole target is tried again.
+    if result.status == apprise.AppriseResultStatus.SUCCESS and services and all(services):
+        return
+    reason = detail[-1].split(" - ", 2)[-1] if detail else "the target refused the alert"
+    raise DeliveryFailed(redact(reason, secrets), subject=subject)

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from monitor.cli_alerts import alerts
 from monitor.errors import MonitorError, RulesError
 from monitor.extract import Article, extract_article
 from monitor.fetch import fetch, make_client
@@ -279,3 +280,6 @@ def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
             _print_readable(result)
     if failed:
         raise SystemExit(1)
+
+
+main.add_command(alerts)

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 
 from monitor import metrics
-from monitor.alerts import make_alerts
 from monitor.context import RATES_KEY, Context, now_iso
 from monitor.delivery import await_other_sender, deliver_with_retries, pending_alerts
+from monitor.digest import flush_digests, record_alerts
 from monitor.errors import MonitorError
 from monitor.extract import Article, article_from_entry, extract_article
 from monitor.feeds import Entry
@@ -82,11 +82,7 @@ def process_article(ctx: Context, article_id: str) -> list[str]:
     pending: list[str] = []
     for match in report.fired:
         metrics.RULE_FIRES.labels(match.rule).inc()
-        for alert in make_alerts(article, entry.key, match, amounts, ctx.rules.channels):
-            ctx.store.claim(f"alert:{alert.id}", ctx.retention, alert.to_dict())
-            stored = ctx.store.get(f"alert:{alert.id}") or {}
-            if stored.get("status") == "pending":
-                pending.append(alert.id)
+        pending += record_alerts(ctx, article, entry.key, match, amounts)
     ctx.store.put(f"seen:{entry.key}", {"state": "done", "at": time.time()}, ctx.retention)
     log.info(
         "article processed: %s: %d amounts, rules fired: %s",
@@ -111,7 +107,7 @@ def run_cycle(ctx: Context, attempts: int = 3, pause: float = 1.0) -> CycleRepor
     """Poll every feed, process every new article and deliver every alert, in this process.
 
     Returns when every alert is sent or recorded as failed. Alerts still pending from earlier
-    cycles are delivered too.
+    cycles are delivered too, and the digests that are due.
     """
     report = CycleReport()
     articles: list[str] = []
@@ -125,6 +121,7 @@ def run_cycle(ctx: Context, attempts: int = 3, pause: float = 1.0) -> CycleRepor
     for article_id in articles:
         report.articles += 1
         alert_ids += process_article(ctx, article_id)
+    alert_ids += flush_digests(ctx)
     for alert_id in dict.fromkeys(alert_ids + pending_alerts(ctx)):
         status = deliver_with_retries(ctx, alert_id, attempts, pause)
         if status == "sending":

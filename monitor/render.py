@@ -244,7 +244,9 @@ def template_values(alert: dict[str, Any], zone: str) -> dict[str, Any]:
         # Stored already escaped, with <mark> around the matched words.
         "snippet_html": Markup(alert.get("snippet_html", "")),  # noqa: S704
         "snippet_md": md(alert.get("snippet", "")).replace("⟦", "**").replace("⟧", "**"),
-        "amounts": alert.get("amounts", []),
+        "amounts": [
+            {"converted": None, "converted_currency": None, **a} for a in alert.get("amounts", [])
+        ],
         "items": [
             {
                 "title": item.get("title", ""),

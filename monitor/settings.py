@@ -7,9 +7,10 @@ lists the same names and defaults.
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +54,32 @@ class Settings(BaseSettings):
 
     delivery_attempts: int = 8
     """Attempts per alert and target before it is recorded as failed for good."""
+
+    delivery_max_hours: float = 24.0
+    """Hours after an alert was made after which a failed attempt is its last."""
+
+    delivery_lease: float = 120.0
+    """Seconds one delivery may hold an alert; must exceed the longest send (apprise's own
+    timeouts). A worker killed mid-send blocks that alert this long."""
+
+    delivery_stale_after: float = 300.0
+    """Seconds a pending alert may be overdue before the sweep queues it again (after a
+    worker was killed, or a broker lost its messages)."""
+
+    timezone: str = "UTC"
+    """The analysts' time zone (IANA name, e.g. Asia/Riyadh): alerts show times in it."""
+
+    display_currency: str = "EUR"
+    """Amounts in alerts also show their value in this currency."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{zone!r} is not an IANA time zone such as Asia/Riyadh") from None
+        return zone
 
     rates_url: str | None = None
     """The ECB daily reference-rate XML to refresh exchange rates from; unset: no refresh."""

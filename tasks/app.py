@@ -55,6 +55,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": settings.beat_interval,
             "options": {"expires": settings.beat_interval * 2},
         },
+        # Alerts a dead worker or a lost message left pending, and digests that are due.
+        "sweep-alerts": {
+            "task": "monitor.sweep_alerts",
+            "schedule": min(30.0, settings.delivery_stale_after / 2),
+            "options": {"expires": 30.0},
+        },
     }
 
 
@@ -83,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Celery:
             "monitor.refresh_rates": {"queue": POLL_QUEUE},
             "monitor.process_article": {"queue": EXTRACT_QUEUE},
             "monitor.deliver_alert": {"queue": DELIVER_QUEUE},
+            "monitor.sweep_alerts": {"queue": DELIVER_QUEUE},
         },
         task_serializer="json",
         accept_content=["json"],

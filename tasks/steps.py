@@ -1,25 +1,26 @@
 """The tasks: each takes an id or URL, calls one step of ``monitor.pipeline``, queues the next.
 
 Polling is not retried: the feed's next slot is the retry. Delivery is retried with
-exponential backoff and jitter while the target refuses.
+exponential backoff and jitter while the target refuses (``monitor.delivery.retry_delay``);
+the sweep queues again what a dead worker or a lost message left pending.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 from typing import Any
 
 from celery import Task
 
 from monitor.context import Context, open_context
-from monitor.delivery import deliver_alert
+from monitor.delivery import deliver_alert, stale_alerts
+from monitor.digest import flush_digests
 from monitor.errors import ConfigError, DeliveryFailed, MonitorError
 from monitor.pipeline import process_article, rates_due, refresh_rates
 from monitor.polling import due_feeds, poll_feed
 from monitor.settings import Settings
-from tasks.app import MAX_RETRY_DELAY, app
+from tasks.app import app
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,17 @@ def process_article_task(article_id: str) -> None:
 @app.task(name="monitor.deliver_alert", bind=True, max_retries=None)
 def deliver_alert_task(self: Task[Any, Any], alert_id: str) -> None:
     ctx = context()
-    last = self.request.retries + 1 >= ctx.settings.delivery_attempts
     try:
-        deliver_alert(ctx, alert_id, last_attempt=last)
-    except DeliveryFailed as exc:
-        delay = min(MAX_RETRY_DELAY, 15 * 2**self.request.retries)
-        countdown = exc.retry_after or delay * random.uniform(0.5, 1.0)  # noqa: S311  (jitter)
-        raise self.retry(countdown=countdown, exc=exc) from None
+        status = deliver_alert(ctx, alert_id)
+    except DeliveryFailed as exc:  # the delay (backoff with jitter) is on the exception
+        raise self.retry(countdown=exc.retry_after, exc=exc) from None
+    if status == "sending":  # another delivery holds the lease; see how it ended later
+        raise self.retry(countdown=ctx.settings.delivery_lease)
+
+
+@app.task(name="monitor.sweep_alerts")
+def sweep_alerts_task() -> None:
+    """Queue again the pending alerts whose delivery is overdue, and the digests now due."""
+    ctx = context()
+    for alert_id in stale_alerts(ctx) + flush_digests(ctx):
+        deliver_alert_task.delay(alert_id)
