@@ -39,6 +39,9 @@ def broker_settings(settings: Settings) -> dict[str, object]:
         "broker_transport_options": {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
+            # Exchange bindings; kombu's default is a folder named "control" in the current
+            # directory.
+            "control_folder": str(settings.state_dir / "queue-control"),
             "store_processed": False,
             # How often an idle worker looks for new message files.
             "polling_interval": 0.2,
