@@ -12,6 +12,9 @@
         ├── ClientError              4xx other than 429
         ├── ResponseTooLarge         the body passed the size cap
         ├── UnsupportedURL           not http(s), or not a URL at all
+        ├── BlockedAddress           the host is not globally routable (the SSRF guard)
+        ├── TooManyRedirects         a redirect loop, or more hops than allowed
+        ├── UnsupportedContent       a page that is a PDF, an image or other non-text
         ├── FeedParseError           the bytes are not a feed we can read
         ├── RulesError               the rules file is invalid (file:line:column: reason)
         └── ConfigError              a setting or an environment variable is missing or wrong
@@ -76,6 +79,18 @@ class ResponseTooLarge(PermanentError):
 
 class UnsupportedURL(PermanentError):
     """The URL is not one we fetch."""
+
+
+class BlockedAddress(PermanentError):
+    """The URL's host resolves to an address the SSRF guard refuses (``monitor.ssrf``)."""
+
+
+class TooManyRedirects(PermanentError):
+    """The redirects loop, or go on for more hops than the fetcher follows."""
+
+
+class UnsupportedContent(PermanentError):
+    """The body is not text we read (a PDF, an image, an archive)."""
 
 
 class FeedParseError(PermanentError):

@@ -1,10 +1,20 @@
 """The one fetcher for every URL we read, feed or article.
 
-Deadlines (connect, read, and a total deadline that also cuts a server trickling bytes), a cap
-on the body read (checked while streaming, after decompression, so a compressed bomb stops at
-the cap), redirects followed here one hop at a time (so each hop is checked), and a User-Agent
-naming the product and a contact URL. Failures become the errors of ``monitor.errors``,
-transient or permanent.
+Contract of ``fetch``:
+
+* Only http and https. Every hop's host is resolved and checked by the SSRF guard
+  (``monitor.ssrf``) and the connection is made to the checked address, the URL's host kept in
+  the ``Host`` header and TLS SNI; redirects are followed here one hop at a time, each one
+  checked, at most ``MAX_REDIRECTS``, a loop refused as soon as it closes.
+* Deadlines: connect, read (between two reads) and a total deadline for the whole body, so a
+  server trickling one byte a second is cut at the total deadline.
+* A cap on the body read, while streaming and after decompression (gzip, deflate, brotli), so a
+  compressed bomb stops at the cap; a declared ``Content-Length`` over the cap is refused unread.
+* Conditional GET: given the validators of the last response (``Validators``), it sends
+  ``If-None-Match`` / ``If-Modified-Since`` and a ``304`` comes back as a ``Fetched`` with
+  ``not_modified`` true and no body.
+* A User-Agent naming the product and a contact URL. Failures become the errors of
+  ``monitor.errors``, transient or permanent, each one line naming the URL.
 
 Built on urllib3: it costs a quarter of what httpx costs per request, which matters when every
 article is one request.
@@ -14,6 +24,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import urljoin
 
 import urllib3
@@ -25,33 +37,63 @@ from urllib3.exceptions import (
     NewConnectionError,
     ReadTimeoutError,
 )
+from urllib3.util import parse_url
+from urllib3.util.request import ACCEPT_ENCODING
 
 from monitor.errors import (
     ClientError,
     ConnectError,
     FetchTimeout,
+    MonitorError,
     ResponseTooLarge,
     ServerError,
+    TooManyRedirects,
     UnsupportedURL,
 )
 from monitor.settings import Settings
+from monitor.ssrf import Guard
 
 MAX_REDIRECTS = 5
-CHUNK = 65536
+# Small reads: each one is followed by the size and deadline checks, and urllib3 decompresses
+# at most this much per read, so a bomb never inflates far past the cap in memory.
+CHUNK = 16384
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
-Client = urllib3.PoolManager
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What the last response said to send back on the next request (conditional GET)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        sent: dict[str, str] = {}
+        if self.etag:
+            sent["If-None-Match"] = self.etag
+        if self.last_modified:
+            sent["If-Modified-Since"] = self.last_modified
+        return sent
 
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """A response body we read in full, within the limits."""
+    """A response body we read in full, within the limits (empty for ``304``)."""
 
     url: str
     final_url: str
     status: int
     headers: dict[str, str]
     content: bytes
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(self.headers.get("etag"), self.headers.get("last-modified"))
 
     @property
     def content_type(self) -> str:
@@ -66,51 +108,91 @@ class Fetched:
         return None
 
 
+class Client:
+    """Connection pools (keyed by checked address and host name), our headers and the guard.
+
+    Thread-safe, as urllib3's ``PoolManager`` is: one client serves every thread of a poll.
+    """
+
+    def __init__(self, settings: Settings, pools_per_host: int = 4) -> None:
+        self.guard = Guard.from_settings(settings.allow_private_networks, settings.allowed_networks)
+        self.headers = {"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
+        self.pools = urllib3.PoolManager(
+            num_pools=256,
+            maxsize=pools_per_host,
+            timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
+            retries=False,
+        )
+
+    def clear(self) -> None:
+        self.pools.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.clear()
+
+
 def make_client(settings: Settings) -> Client:
-    """A connection pool with our deadlines and User-Agent; no automatic retries."""
-    return urllib3.PoolManager(
-        num_pools=64,
-        maxsize=4,
-        timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
-        retries=False,
-        headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
-    )
+    """A client with our deadlines, User-Agent and SSRF guard; no automatic retries."""
+    return Client(settings, pools_per_host=max(4, settings.per_host_concurrency))
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
-    value = headers.get("retry-after", "")
-    return float(value) if value.isdigit() else None
+    value = headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return float(value)
+    if value:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
-def _check_scheme(url: str) -> None:
+def _check_scheme(url: str, subject: str) -> None:
     if not url.lower().startswith(("http://", "https://")):
-        raise UnsupportedURL("only http and https URLs are fetched", subject=url)
+        raise UnsupportedURL(
+            f"only http and https URLs are fetched, not {url[:80]!r}", subject=subject
+        )
 
 
-def fetch(client: Client, url: str, settings: Settings, accept: str = "*/*") -> Fetched:
-    """GET ``url`` and read the body within the size cap and the total deadline."""
-    _check_scheme(url)
+def fetch(
+    client: Client,
+    url: str,
+    settings: Settings,
+    accept: str = "*/*",
+    validators: Validators | None = None,
+) -> Fetched:
+    """GET ``url`` within the limits of the module docstring; errors of ``monitor.errors``."""
+    _check_scheme(url, url)
     deadline = time.monotonic() + settings.total_timeout
+    visited: set[str] = set()
     current = url
     try:
         for _hop in range(MAX_REDIRECTS + 1):
-            response = client.request(
-                "GET",
-                current,
-                headers={**client.headers, "Accept": accept},
-                preload_content=False,
-                redirect=False,
-            )
+            if current in visited:
+                raise TooManyRedirects(f"redirect loop at {current}", subject=url)
+            visited.add(current)
+            response = _request(client, current, settings, accept, validators, deadline)
             headers = {k.lower(): v for k, v in response.headers.items()}
             location = headers.get("location")
             content = None
             try:
                 if response.status in _REDIRECTS and location:
-                    current = urljoin(current, location)
-                    _check_scheme(current)
+                    current = urljoin(current, location.strip())
+                    _check_scheme(current, url)
                     continue
                 _check_status(url, response.status, headers)
-                content = _read_capped(response, url, settings, deadline)
+                if response.status == 304:
+                    content = b""
+                else:
+                    content = _read_capped(response, url, settings, deadline)
             finally:
                 # A body left unread (an error, a redirect, a cap) would spoil the connection
                 # for the next request: close it; a body read in full hands it back to the pool.
@@ -119,18 +201,64 @@ def fetch(client: Client, url: str, settings: Settings, accept: str = "*/*") -> 
                 else:
                     response.close()
             return Fetched(url, current, response.status, headers, content)
+    except MonitorError as exc:
+        if exc.subject is None:
+            exc.subject = url
+            exc.args = (f"{url}: {exc.reason}",)
+        raise
     except NewConnectionError as exc:  # before its base class, ConnectTimeoutError
         raise ConnectError(f"cannot connect ({exc.__cause__ or exc})", subject=url) from None
     except (ConnectTimeoutError, ReadTimeoutError) as exc:
         raise FetchTimeout(f"timed out ({type(exc).__name__})", subject=url) from None
     except DecodeError as exc:
         raise ClientError(f"the body could not be decompressed: {exc}", subject=url) from None
-    except LocationParseError:
+    except (LocationParseError, ValueError):
         raise UnsupportedURL("not a URL we can parse", subject=url) from None
     except HTTPError as exc:
         reason = getattr(exc, "reason", None) or exc
         raise ConnectError(f"cannot connect ({reason})", subject=url) from None
-    raise ClientError(f"more than {MAX_REDIRECTS} redirects", subject=url)
+    raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", subject=url)
+
+
+def _request(
+    client: Client,
+    url: str,
+    settings: Settings,
+    accept: str,
+    validators: Validators | None,
+    deadline: float,
+) -> Any:
+    """One GET of one hop, connected to the address the guard checked (never resolved twice)."""
+    parts = parse_url(url)
+    scheme = (parts.scheme or "http").lower()
+    host = parts.host or ""
+    if not host:
+        raise UnsupportedURL("the URL has no host")
+    port = parts.port or _DEFAULT_PORTS[scheme]
+    address = client.guard.resolve(host, port)
+    # TLS checks the certificate against, and sends SNI for, the URL's host, not the address.
+    tls = {"server_hostname": host, "assert_hostname": host} if scheme == "https" else None
+    pool = client.pools.connection_from_host(str(address), port, scheme, pool_kwargs=tls)
+    remaining = max(0.01, deadline - time.monotonic())
+    headers = {
+        **client.headers,
+        "Accept": accept,
+        "Host": host if parts.port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}",
+        **(validators.headers() if validators else {}),
+    }
+    return pool.urlopen(
+        "GET",
+        parts.request_uri,
+        headers=headers,
+        preload_content=False,
+        redirect=False,
+        retries=False,
+        assert_same_host=False,
+        timeout=urllib3.Timeout(
+            connect=min(settings.connect_timeout, remaining),
+            read=min(settings.read_timeout, remaining),
+        ),
+    )
 
 
 def _check_status(url: str, status: int, headers: dict[str, str]) -> None:
@@ -153,7 +281,12 @@ def _read_capped(
         )
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.stream(CHUNK, decode_content=True):
+    while True:
+        # read1 returns what has arrived (never waits for a full chunk), so the deadline is
+        # checked between any two packets however slowly they trickle.
+        chunk = response.read1(CHUNK, decode_content=True)
+        if not chunk:
+            break
         size += len(chunk)
         if size > settings.max_bytes:
             raise ResponseTooLarge(

@@ -89,6 +89,39 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    allow_private_networks: bool = False
+    """``1``: the fetcher may reach any address, loopback and private networks included."""
+
+    allowed_networks: str = ""
+    """Host names and CIDR networks the fetcher may reach although not globally routable,
+    comma-separated (``feeds.intranet,10.1.0.0/16``); see ``monitor.ssrf``."""
+
+    per_host_concurrency: int = 4
+    """Requests in flight at once to one host, within one poll of a batch of feeds."""
+
+    poll_threads: int = 16
+    """Feeds fetched at once by one poll task."""
+
+    poll_batch: int = 100
+    """Feeds per poll task; the feeds of one host go to the same task."""
+
+    max_backoff: float = 21600.0
+    """Longest wait, in seconds, before polling a failing feed again, or that a publisher's
+    ``Retry-After``, ``max-age`` or ``<ttl>`` may impose."""
+
+    feed_failing_after: float = 86400.0
+    """Seconds a feed may fail without a success before it is reported as failing."""
+
+    ops_channel: str | None = None
+    """An apprise URL that hears of feeds failing for longer than ``feed_failing_after``."""
+
+    near_duplicate_window: float = 172800.0
+    """Seconds an article's fingerprint is kept for near-duplicate checks."""
+
+    near_duplicate_distance: int = 3
+    """Largest Hamming distance between two 64-bit SimHash fingerprints of near-duplicates;
+    ``-1`` turns the check off."""
+
     log_json: bool | None = None
     """JSON lines (true) or plain text (false); unset: plain on a terminal, JSON otherwise."""
 

@@ -112,7 +112,11 @@ def test_poll_once_delivers_then_sends_nothing_more(
         ),
         encoding="utf-8",
     )
-    env = {"MONITOR_RULES": str(rules), "MONITOR_STATE_DIR": str(tmp_path / "state")}
+    env = {
+        "MONITOR_RULES": str(rules),
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_ALLOW_PRIVATE_NETWORKS": "1",  # the test site is on loopback
+    }
     first = monitor("poll", "--once", env=env)
     assert first.returncode == 0, first.stderr
     assert "1 new articles, alerts: 2 sent" in first.stdout
@@ -136,7 +140,11 @@ def test_run_is_worker_and_scheduler_in_one_command(
         ),
         encoding="utf-8",
     )
-    env = {"MONITOR_STATE_DIR": str(tmp_path / "state"), "MONITOR_BEAT_INTERVAL": "0.5"}
+    env = {
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_BEAT_INTERVAL": "0.5",
+        "MONITOR_ALLOW_PRIVATE_NETWORKS": "1",  # the test site is on loopback
+    }
     command = [sys.executable, "-m", "monitor", "run", "--rules", str(rules), "--concurrency", "1"]
     with CeleryWorker(env, tmp_path / "run.log", command=command):
         smtp.wait_for(2, timeout=60)

@@ -72,7 +72,11 @@ def serve_seed(site: SiteServer) -> str:
 
 @pytest.fixture(params=["redis", "embedded"])
 def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    env = {"MONITOR_STATE_DIR": str(tmp_path / "state"), "MONITOR_BEAT_INTERVAL": "0.5"}
+    env = {
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_BEAT_INTERVAL": "0.5",
+        "MONITOR_ALLOW_PRIVATE_NETWORKS": "1",  # the test site is on loopback
+    }
     if request.param == "redis":
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
     return env

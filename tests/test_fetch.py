@@ -23,7 +23,13 @@ from tests.servers import SiteServer, free_port
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(state_dir=tmp_path, max_bytes=10_000, read_timeout=1.0, total_timeout=2.0)
+    return Settings(
+        state_dir=tmp_path,
+        max_bytes=10_000,
+        read_timeout=1.0,
+        total_timeout=2.0,
+        allow_private_networks=True,  # the test site is on loopback
+    )
 
 
 @pytest.fixture

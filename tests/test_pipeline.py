@@ -39,7 +39,11 @@ rules:
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
     return Settings(
-        redis_url=redis_url, state_dir=tmp_path / "state", total_timeout=3.0, read_timeout=2.0
+        redis_url=redis_url,
+        state_dir=tmp_path / "state",
+        total_timeout=3.0,
+        read_timeout=2.0,
+        allow_private_networks=True,  # the test site is on loopback
     )
 
 

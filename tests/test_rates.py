@@ -67,6 +67,7 @@ def context(tmp_path: Path, site: SiteServer, redis_url: str) -> Iterator[Contex
         redis_url=redis_url,
         state_dir=tmp_path / "state",
         rates_url=site.url("/eurofxref-daily.xml"),
+        allow_private_networks=True,  # the test site is on loopback
     )
     ctx = open_context(settings, rules)
     yield ctx

@@ -28,6 +28,8 @@ class CeleryWorker:
     ) -> None:
         self.log_path = log_path
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONITOR_", "REDIS_"))}
+        # Tests serve feeds from loopback, which the fetcher refuses unless allowed.
+        full_env["MONITOR_ALLOW_PRIVATE_NETWORKS"] = "1"
         full_env.update(env)
         if command is None:
             command = [sys.executable, "-m", "celery", "-A", "tasks", "worker"]

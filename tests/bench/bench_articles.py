@@ -94,7 +94,10 @@ def main() -> None:
     pages = [
         SEED.read_bytes() if i % 2 == 0 else english_page(i).encode() for i in range(args.pages)
     ]
-    settings = Settings(state_dir=Path(tempfile.mkdtemp(prefix="bench-monitor-")))
+    settings = Settings(
+        state_dir=Path(tempfile.mkdtemp(prefix="bench-monitor-")),
+        allow_private_networks=True,  # the page server is on loopback
+    )
     matcher = Matcher(load_rules(ROOT / "examples" / "rules.yaml").rules)
 
     pages_dir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
