@@ -217,6 +217,8 @@ def _to_python(
     return _SCALARS.construct_object(node)
 
 
+# libyaml's composer when PyYAML has it: ten times faster on files of many thousand rules.
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # A constructor for scalars only: ints, floats, booleans and strings as YAML 1.1 reads them.
 _SCALARS = yaml.SafeLoader("")
 
@@ -330,7 +332,7 @@ def _position_in(
 def parse_rules(text: str, path: str = "<rules>") -> RulesFile:
     """Validate the text of a rules file; raise ``RulesError`` listing every problem."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
