@@ -36,12 +36,12 @@ Semantics
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 
 from monitor import money_words as W
+from monitor.money_scan import DIGITS, candidate_starts
+from monitor.money_scan import is_letter as _is_letter
 
 __all__ = ["Amount", "find_amounts"]
 
@@ -58,7 +58,7 @@ class Amount:
     range_role: str | None = None
 
 
-_D = "0-9\u0660-\u0669\u06f0-\u06f9"
+_D = DIGITS
 _NUM = re.compile(
     rf"(?:[{_D}]{{1,3}}(?P<sep>[,.'’\u066c \u00a0\u202f])[{_D}]{{3}}(?![{_D}])"
     rf"(?:(?P=sep)[{_D}]{{3}}(?![{_D}]))*+|[{_D}]++)(?:(?P<dec>[.,\u066b])(?P<frac>[{_D}]++))?"
@@ -103,10 +103,6 @@ def _skip(text: str, pos: int) -> int:
     """Position after blanks (no newlines) from pos."""
     m = _SP.match(text, pos)
     return m.end() if m else pos
-
-
-def _is_letter(ch: str) -> bool:
-    return ch.isalpha() or "\u064b" <= ch <= "\u065f"
 
 
 def _left_ok(text: str, pos: int) -> bool:
@@ -404,85 +400,11 @@ def _is_year_trap(text: str, p: _Part) -> bool:
     )
 
 
-def _first_words(*tables: Mapping[str, object]) -> frozenset[str]:
-    return frozenset(re.split(r"[ .\-]", key)[0] for table in tables for key in table)
-
-
-# Words that may begin a number in words or a bare magnitude ("two", "مليون", "half").
-_STARTERS = _first_words(W.WORD_NUMBERS, W.NEED_MAG, W.MAGNITUDES)
-# Where an amount may begin, besides a number in words: digits, a currency symbol, an
-# upper-case code or prefix ("USD", "US$", "U.S. $"), or letters glued to "$" ("Mex$"). Plain
-# character classes: the regex engine scans them far faster than anything with lookarounds.
-_DIGIT_OR_SYMBOL = re.compile(rf"[{_D}$€£¥₽₹₺₩₪₴₦₱฿₫₸]+")
-_CAPITALS = re.compile(r"[A-Z][A-Z.]+")  # "USD", "U.S."; "Mex$", "C$" start at their "$"
-_LETTERS = re.compile(r"[^\W\d_]+")
-_PUNCTUATION = "\"'()[]{}«»“”„‘’‹›,.;:!?؟،؛…—–-/"
-
-
-# A number in words is money only if a magnitude or a currency follows within a few words.
-_MONEY_WORDS = frozenset({*W.MAGNITUDES, *W.CURRENCY_NAMES, *(c.lower() for c in W.ISO_CODES)})
-_SYMBOLS = frozenset("$€£¥₽₹₺₩₪₴₦₱฿₫₸")
-
-
-def _money_word_ahead(text: str, pos: int) -> bool:
-    window = text[pos : pos + _WORDS_AHEAD]
-    return not _SYMBOLS.isdisjoint(window) or any(
-        W.norm(word) in _MONEY_WORDS for word in _LETTERS.findall(window)
-    )
-
-
-_WORDS_AHEAD = 60  # characters: "two hundred and fifty million dollars" fits
-
-
-@lru_cache(maxsize=100_000)
-def _may_start_in_words(word: str) -> bool:
-    """Could an amount in words start at this word? False for the great majority of words."""
-    key = W.norm(word)
-    return key in _STARTERS or (key[:1] in "وب" and key[1:] in _STARTERS)
-
-
-def _occurrences(text: str, word: str) -> list[int]:
-    """Offsets where ``word`` stands as a whole word (str.find: far faster than a regex)."""
-    found = []
-    at = text.find(word)
-    while at != -1:
-        end = at + len(word)
-        if (at == 0 or not _is_letter(text[at - 1])) and (
-            end == len(text) or not _is_letter(text[end])
-        ):
-            found.append(at)
-        at = text.find(word, end)
-    return found
-
-
-def _starts(text: str) -> list[int]:
-    """Offsets where an amount may begin, in order. Most of a text is ruled out here by
-    regexes, set operations and string search, before any per-word work."""
-    starts = {m.start() for m in _DIGIT_OR_SYMBOL.finditer(text)}
-    for at in list(starts):
-        letters = at
-        while letters > 0 and text[letters - 1].isalpha() and at - letters < 4:
-            letters -= 1  # "US$", "Mex$", "C$": the prefix starts the amount
-        starts.add(letters)
-    starts.update(
-        m.start()
-        for m in _CAPITALS.finditer(text)
-        if m.start() == 0 or not _is_letter(text[m.start() - 1])
-    )
-    tokens = {token.strip(_PUNCTUATION) for token in set(text.replace("-", " ").split())}
-    for word in tokens:
-        if word and _may_start_in_words(word):
-            starts.update(
-                at for at in _occurrences(text, word) if _money_word_ahead(text, at + len(word))
-            )
-    return sorted(starts)
-
-
 def find_amounts(text: str) -> list[Amount]:
     """All money amounts in text, sorted by start offset."""
     out: list[Amount] = []
     done = 0
-    for start in _starts(text):
+    for start in candidate_starts(text):
         if start < done:
             continue
         a = _part(text, start, glued=False)
