@@ -1,0 +1,136 @@
+"""The kill scenario: deliveries in flight through the real worker, the worker's process group
+killed with SIGKILL, a new worker started; then what each sink received is counted per
+(rule, article, target). Used by tests/test_kill.py (one kill) and tests/bench/bench_kill.py.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from tests.alerting import RULES_FIRED, rules_yaml, serve_articles
+from tests.servers import SiteServer, SmtpSink, WebhookSink, _ThreadedHTTP, _WebhookHandler
+from tests.worker import CeleryWorker
+
+
+class _SlowHandler(_WebhookHandler):
+    """Answers each POST after a delay, and accepts it only if the client is still there,
+    as a target that commits when it answers does: a sender killed mid-request sent nothing."""
+
+    def do_POST(self) -> None:
+        sink = cast(SlowWebhook, self.server.owner)
+        body = self.read_body()
+        with sink._lock:
+            sink.in_flight += 1
+        try:
+            time.sleep(sink.delay)
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if readable and self.connection.recv(1, socket.MSG_PEEK) == b"":
+                with sink._lock:
+                    sink.abandoned += 1
+                return
+            status = sink._record(self.path, dict(self.headers.items()), body)
+            self.send_plain(status, b"ok")
+        finally:
+            with sink._lock:
+                sink.in_flight -= 1
+
+
+class SlowWebhook(WebhookSink):
+    """A webhook sink whose answers take ``delay`` seconds, so deliveries are in flight."""
+
+    def __init__(self, delay: float) -> None:
+        self.received = []
+        self.failed = []
+        self.down = False
+        self._fail_count = 0
+        self._fail_status = 500
+        self.delay = delay
+        self.in_flight = 0
+        self.abandoned = 0
+        _ThreadedHTTP.__init__(self, _SlowHandler)
+
+
+@dataclass
+class KillFigures:
+    expected: int
+    sent: int
+    duplicates: int
+    lost: int
+    kills: int
+    abandoned: int
+
+
+def received_keys(smtp: SmtpSink, webhook: WebhookSink) -> Counter[str]:
+    keys = Counter(f"mail {m['Subject']}" for m in smtp.messages)
+    keys.update(f"hook {p['json']['title']}" for p in webhook.received)
+    return keys
+
+
+def run_kill_scenario(
+    tmp_path: Path,
+    redis_url: str,
+    site: SiteServer,
+    smtp: SmtpSink,
+    webhook: SlowWebhook,
+    *,
+    articles: int = 6,
+    kills: int = 1,
+    settle: float = 90.0,
+) -> KillFigures:
+    serve_articles(site, articles)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()]),
+        encoding="utf-8",
+    )
+    env = {
+        "REDIS_URL": redis_url,
+        "MONITOR_RULES": str(rules),
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_BEAT_INTERVAL": "0.5",
+        "MONITOR_ALLOW_PRIVATE_NETWORKS": "1",
+        # A killed worker's lease and its lost message must not hold alerts for minutes here.
+        "MONITOR_DELIVERY_LEASE": str(webhook.delay + 5),
+        "MONITOR_DELIVERY_STALE_AFTER": "4",
+    }
+    expected = articles * len(RULES_FIRED) * 2
+    survived = 0
+    for round_ in range(kills + 1):
+        worker = CeleryWorker(env, tmp_path / f"worker-{round_}.log", concurrency=4)
+        worker.wait_ready()
+        if round_ == kills:
+            deadline = time.monotonic() + settle
+            while sum(received_keys(smtp, webhook).values()) < expected:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            time.sleep(2.0)  # room for anything sent twice to arrive
+            worker.stop()
+            break
+        # Kill while deliveries are in flight, before everything went out.
+        deadline = time.monotonic() + 60
+        while not (webhook.in_flight > 0 and len(webhook.received) >= round_ + 1):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no delivery in flight:\n{worker.log()}")
+            time.sleep(0.05)
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait()
+        worker.stop()
+        survived += 1
+    got = received_keys(smtp, webhook)
+    return KillFigures(
+        expected=expected,
+        sent=sum(got.values()),
+        duplicates=sum(n - 1 for n in got.values() if n > 1),
+        lost=expected - len(got),
+        kills=survived,
+        abandoned=webhook.abandoned,
+    )

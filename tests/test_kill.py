@@ -1,0 +1,32 @@
+"""A worker killed with SIGKILL in the middle of delivery loses no alert and repeats none:
+each (rule, article, target) reaches the SMTP and webhook sinks exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.killing import SlowWebhook, run_kill_scenario
+from tests.servers import SiteServer, SmtpSink
+
+
+@pytest.fixture
+def slow_webhook() -> Iterator[SlowWebhook]:
+    sink = SlowWebhook(delay=1.0)
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+def test_sigkill_mid_delivery_loses_nothing_and_repeats_nothing(
+    tmp_path: Path, redis_url: str, site: SiteServer, smtp: SmtpSink, slow_webhook: SlowWebhook
+) -> None:
+    figures = run_kill_scenario(tmp_path, redis_url, site, smtp, slow_webhook, kills=1)
+    print(figures)
+    assert figures.kills == 1
+    assert figures.abandoned >= 1, "the kill did not land while a delivery was in flight"
+    assert (figures.lost, figures.duplicates) == (0, 0), figures
+    assert figures.sent == figures.expected
