@@ -96,6 +96,7 @@ class Inflection:
         return word.startswith(self.stem) and word[len(self.stem) :] in self.endings
 
 
+@lru_cache(maxsize=200_000)
 def inflection(word: str, mode: str) -> Inflection | None:
     """How a folded word inflects in ``mode`` (``NAMES`` or ``WORDS``), or None if it does
     not (a digit, a script with no endings here, or Arabic in ``NAMES`` mode)."""

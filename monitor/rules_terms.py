@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, NamedTuple, TypeVar
 
 from monitor.inflect import Inflection, inflection, proclitic_forms, stems_of
@@ -71,6 +72,7 @@ class _Term(Generic[K]):
     forms: tuple[Inflection | None, ...]
 
 
+@lru_cache(maxsize=1_000_000)
 def term_words(text: str) -> tuple[str, ...]:
     """The folded words of a term; empty when it has no letter or digit."""
     return tuple(_WORD.findall(fold(text)))
@@ -89,11 +91,8 @@ class TermSet(Generic[K]):
         self._exact: dict[str, list[_Term[K]]] = {}
         self._stems: dict[str, list[_Term[K]]] = {}
         self._prefixes: dict[str, list[_Term[K]]] = {}
-        folded: dict[str, tuple[str, ...]] = {}
         for spec in specs:
-            words = folded.get(spec.text)
-            if words is None:
-                words = folded[spec.text] = term_words(spec.text)
+            words = term_words(spec.text)
             if not words:
                 continue
             forms = tuple(inflection(w, spec.inflect) if spec.inflect else None for w in words)
@@ -103,7 +102,7 @@ class TermSet(Generic[K]):
                 continue
             self._exact.setdefault(words[0], []).append(term)
             first = forms[0]
-            if first is not None and first.endings != {""}:
+            if first is not None and (len(first.endings) > 1 or "" not in first.endings):
                 self._stems.setdefault(first.stem, []).append(term)
         self._prefix_lengths = sorted({len(p) for p in self._prefixes})
         # Every word met in a text so far, and those of them that may start a term: news
