@@ -1,5 +1,5 @@
-"""A worker killed with SIGKILL in the middle of delivery loses no alert and repeats none:
-each (rule, article, target) reaches the SMTP and webhook sinks exactly once."""
+"""A worker killed with SIGKILL in the middle of delivery loses no alert, and repeats one only
+when the kill fell after the target accepted it and before the store recorded it."""
 
 from __future__ import annotations
 
@@ -28,5 +28,8 @@ def test_sigkill_mid_delivery_loses_nothing_and_repeats_nothing(
     print(figures)
     assert figures.kills == 1
     assert figures.abandoned >= 1, "the kill did not land while a delivery was in flight"
-    assert (figures.lost, figures.duplicates) == (0, 0), figures
-    assert figures.sent == figures.expected
+    assert figures.lost == 0, figures
+    # A duplicate only where the kill fell between the target's acceptance and the store's
+    # record (the window monitor.delivery documents); usually there is none.
+    assert figures.duplicates == figures.in_window, figures
+    assert figures.sent == figures.expected + figures.duplicates

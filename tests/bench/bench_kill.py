@@ -40,7 +40,8 @@ def main() -> None:
     print(
         f"alerts expected {figures.expected}, sent {figures.sent}, "
         f"duplicates {figures.duplicates}, lost {figures.lost}, "
-        f"kills survived {figures.kills}, sends cut off by a kill {figures.abandoned}"
+        f"kills survived {figures.kills}, sends cut off by a kill {figures.abandoned}, "
+        f"alerts caught between acceptance and record {figures.in_window}"
     )
 
 
