@@ -332,7 +332,11 @@ def _position_in(
 def parse_rules(text: str, path: str = "<rules>") -> RulesFile:
     """Validate the text of a rules file; raise ``RulesError`` listing every problem."""
     try:
-        root = yaml.compose(text, Loader=_COMPOSER)
+        try:
+            root = yaml.compose(text, Loader=_COMPOSER)
+        except yaml.MarkedYAMLError:
+            # The pure-Python composer words the error and places it where a person looks.
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
