@@ -36,6 +36,7 @@ import re
 import time
 from datetime import UTC, datetime
 
+from monitor import metrics
 from monitor.alerts import Alert, send
 from monitor.context import Context, now_iso
 from monitor.errors import ConfigError, DeliveryFailed
@@ -120,6 +121,7 @@ def deliver_alert(ctx: Context, alert_id: str, *, last_attempt: bool = False) ->
         alert.attempts += 1
         alert.status, alert.sent_at, alert.last_error = "sent", now_iso(), None
         ctx.store.put(f"alert:{alert_id}", alert.to_dict(), ctx.retention)
+        metrics.ALERTS.labels("sent").inc()
     finally:
         ctx.store.delete(f"sending:{alert_id}")
     log.info("alert sent: %s to %s#%d: %s", alert.rule, alert.channel, alert.target, alert.url)
@@ -144,6 +146,7 @@ def _record_failure(
     delay = retry_delay(alert.attempts, getattr(exc, "retry_after", None))
     alert.status = "failed" if give_up else "pending"
     alert.due_at = time.time() + delay
+    metrics.ALERTS.labels("dead" if give_up else "failed").inc()
     ctx.store.put(f"alert:{alert.id}", alert.to_dict(), ctx.retention)
     log.warning(
         "alert %s to %s#%d (%s, attempt %d): %s",

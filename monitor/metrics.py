@@ -38,7 +38,9 @@ EXTRACTION_FAILURES = Counter(
 )
 RULE_FIRES = Counter("monitor_rule_fires_total", "Rules that fired on an article.", ["rule"])
 ALERTS = Counter(
-    "monitor_alerts_total", "Alert deliveries by outcome: sent, retry, failed, dead.", ["outcome"]
+    "monitor_alerts_total",
+    "Delivery attempts by outcome: sent; failed (to be retried); dead (given up, dead-lettered).",
+    ["outcome"],
 )
 TASK_SECONDS = Histogram(
     "monitor_task_duration_seconds",

@@ -105,6 +105,7 @@ def test_metrics_count_what_a_real_run_did_and_logs_carry_ids(
     assert value("monitor_task_duration_seconds_count", task="monitor.process_article") == 2
     assert value("monitor_queue_latency_seconds_count", queue="extract") == 2
     assert value("monitor_queue_latency_seconds_count", queue="deliver") >= 3
+    assert value("monitor_alerts_total", outcome="sent") == 3
 
     events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     processed = [e for e in events if e["message"].startswith("article processed")]
@@ -150,7 +151,7 @@ def test_health_says_what_is_wrong(tmp_path: Path, redis_url: str) -> None:
 
     rules.write_text("rules: [", encoding="utf-8")
     broken = monitor("health", "--no-beat", env=env)
-    assert broken.returncode == 1 and f"rules: {rules}:1:" in broken.stderr
+    assert broken.returncode == 1 and f"rules: {rules}:" in broken.stderr and "not valid YAML" in broken.stderr
 
     down = monitor(
         "health", "--no-beat", env={**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
