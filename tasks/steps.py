@@ -18,7 +18,8 @@ from monitor.delivery import deliver_alert, stale_alerts
 from monitor.digest import flush_digests
 from monitor.errors import ConfigError, DeliveryFailed, MonitorError
 from monitor.pipeline import process_article, rates_due, refresh_rates
-from monitor.polling import due_feeds, poll_feed
+from monitor.polling import due_feeds, poll_feed, poll_feeds
+from monitor.schedule import batches
 from monitor.settings import Settings
 from tasks.app import app
 
@@ -42,8 +43,8 @@ def context() -> Context:
 @app.task(name="monitor.poll_due_feeds")
 def poll_due_feeds() -> None:
     ctx = context()
-    for url in due_feeds(ctx):
-        poll_feed_task.delay(url)
+    for batch in batches(due_feeds(ctx), ctx.settings.poll_batch):
+        poll_feeds_task.delay(batch)
     if rates_due(ctx):
         refresh_rates_task.delay()
 
@@ -60,6 +61,12 @@ def poll_feed_task(url: str) -> None:
     except MonitorError:
         return  # logged and recorded on the feed's health by poll_feed
     for article_id in article_ids:
+        process_article_task.delay(article_id)
+
+
+@app.task(name="monitor.poll_feeds")
+def poll_feeds_task(urls: list[str]) -> None:
+    for article_id in poll_feeds(context(), urls):  # failures logged and recorded per feed
         process_article_task.delay(article_id)
 
 
