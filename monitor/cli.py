@@ -273,7 +273,8 @@ def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
             continue
         article = extract_article(page, url)
         amounts = find_amounts(article.text)
-        result = check_report(source, article, amounts, matcher.match(article.text, amounts))
+        report = matcher.match(article.text, amounts, language=article.language)
+        result = check_report(source, article, amounts, report)
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))
         else:

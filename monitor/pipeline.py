@@ -75,7 +75,9 @@ def process_article(ctx: Context, article_id: str) -> list[str]:
     entry = Entry.from_dict(data)
     article = read_article(ctx, entry)
     amounts = find_amounts(article.text)
-    report = ctx.matcher.match(article.text, amounts)
+    report = ctx.matcher.match(
+        article.text, amounts, language=article.language, feed=entry.feed_url
+    )
     metrics.ARTICLES_PROCESSED.labels("page" if article.from_page else "feed").inc()
     if not article.from_page:
         metrics.EXTRACTION_FAILURES.inc()

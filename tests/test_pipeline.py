@@ -141,3 +141,31 @@ def test_a_target_that_stays_down_is_recorded_failed(
         alert["status"] == "failed" and alert["attempts"] == 2 and "hook#0" in alert["last_error"]
     )
     assert len(webhook.failed) == 2
+
+
+def test_language_and_feed_filters_apply_in_the_pipeline(
+    make_context, site: SiteServer, webhook: WebhookSink
+) -> None:
+    article = site.route("/a.html", (FIXTURES / "seed_article_ar.html").read_bytes())
+    feed = site.route(
+        "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
+    )
+    other = site.route("/other.xml", rss([]), content_type="application/rss+xml")
+    text = rules_text([feed, other], webhook.apprise_url()) + f"""
+  - name: arabic-only
+    language: ar
+    entities: {{all: [musk, putin]}}
+    notify: [hook]
+  - name: english-only
+    language: en
+    entities: {{all: [musk, putin]}}
+    notify: [hook]
+  - name: other-feed-only
+    feeds: ["{other}"]
+    entities: {{all: [musk, putin]}}
+    notify: [hook]
+"""
+    ctx = make_context(text)
+    run_cycle(ctx)
+    fired = {post["json"]["title"].split("]")[0].strip("[") for post in webhook.received}
+    assert fired == {"musk-putin", "arabic-only"}
