@@ -82,6 +82,24 @@ class Context:
         self.store.close()
 
 
+class StoredRules:
+    """The last valid rules text, kept in the store for every process of the deployment."""
+
+    KEY = "rules:last_valid"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def save(self, text: str) -> None:
+        if (self.store.get(self.KEY) or {}).get("text") != text:
+            self.store.put(self.KEY, {"text": text, "at": now_iso()})
+
+    def load(self) -> str | None:
+        text = (self.store.get(self.KEY) or {}).get("text")
+        return str(text) if text is not None else None
+
+
 def open_context(settings: Settings, rules_path: str | Path) -> Context:
     """Load the rules and open the store the settings name."""
-    return Context(settings, open_store(settings), RulesSource(rules_path))
+    store = open_store(settings)
+    return Context(settings, store, RulesSource(rules_path, StoredRules(store)))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -186,6 +186,7 @@ class LoadedRules:
     path: str
     rules: RulesFile
     mtime_ns: int = 0
+    text: str = ""
 
 
 # --- YAML with positions -------------------------------------------------------------------
@@ -378,20 +379,54 @@ def load_rules(path: str | Path) -> LoadedRules:
         raise RulesError(str(path), [(1, 1, f"cannot read the file: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:
         raise RulesError(str(path), [(1, 1, f"the file is not UTF-8: {exc.reason}")]) from None
-    return LoadedRules(str(path), parse_rules(text, str(path)), mtime)
+    return LoadedRules(str(path), parse_rules(text, str(path)), mtime, text)
+
+
+class SharedRules(Protocol):
+    """Where the processes of a deployment leave the text of the last rules that validated."""
+
+    def save(self, text: str) -> None: ...
+
+    def load(self) -> str | None: ...
 
 
 class RulesSource:
     """The current rules of a file that ops may edit while the worker runs.
 
     ``current()`` re-reads the file when it changed on disk. An edit that does not validate
-    is refused: its errors are logged and the last valid rules stay in force.
+    is refused: its errors are logged and the last valid rules stay in force. "Last valid" is
+    the deployment's, not this process's: each process shares the text of every version it
+    validates (``shared``), so one that missed a valid edit before a bad one takes the valid
+    edit from there, and a process that starts while the file is invalid starts with it.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, shared: SharedRules | None = None) -> None:
         self.path = Path(path)
-        self._loaded = load_rules(self.path)
+        self._shared = shared
         self._refused_mtime: int | None = None
+        try:
+            self._loaded = load_rules(self.path)
+        except RulesError as exc:
+            fallback = self._last_valid_elsewhere(None)
+            if fallback is None:
+                raise
+            self._loaded, self._refused_mtime = fallback, _mtime(self.path)
+            log.error("rules file refused, starting with the last valid version: %s", exc)
+            return
+        self._share(self._loaded)
+
+    def _share(self, loaded: LoadedRules) -> None:
+        if self._shared is not None:
+            self._shared.save(loaded.text)
+
+    def _last_valid_elsewhere(self, have: str | None) -> LoadedRules | None:
+        text = self._shared.load() if self._shared is not None else None
+        if text is None or text == have:
+            return None
+        try:
+            return LoadedRules(str(self.path), parse_rules(text, str(self.path)), -1, text)
+        except RulesError:
+            return None
 
     def current(self) -> RulesFile:
         try:
@@ -404,10 +439,21 @@ class RulesSource:
                 log.info(
                     "rules reloaded from %s: %d rules", self.path, len(self._loaded.rules.rules)
                 )
+                self._share(self._loaded)
             except RulesError as exc:
                 self._refused_mtime = mtime
                 log.error("rules edit refused, previous rules stay active: %s", exc)
+                newer = self._last_valid_elsewhere(self._loaded.text)
+                if newer is not None:
+                    self._loaded = newer
         return self._loaded.rules
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -137,3 +137,30 @@ def test_live_source_refuses_a_bad_edit_and_keeps_the_last_good_rules(
 def test_unreadable_file_is_a_rules_error(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="cannot read"):
         load_rules(tmp_path / "missing.yaml")
+
+
+def test_a_process_that_missed_a_valid_edit_takes_it_from_the_others(tmp_path: Path) -> None:
+    from monitor.context import StoredRules
+    from monitor.store import SqliteStore
+
+    path = tmp_path / "rules.yaml"
+    shared = StoredRules(SqliteStore(tmp_path / "state.db"))
+
+    def edit(text: str) -> None:
+        path.write_text(text, encoding="utf-8")
+        stamp = time.time_ns() + 10_000_000
+        os.utime(path, ns=(stamp, stamp))
+
+    edit(CONTRACT)
+    seen_every_edit, slept_through_one = RulesSource(path, shared), RulesSource(path, shared)
+    second = CONTRACT.replace("  - name: campaign-money", "  - name: other\n    entities: {any: [putin]}\n    notify: [desk]\n  - name: campaign-money")
+    edit(second)
+    assert len(seen_every_edit.current().rules) == 3
+    edit(second.replace("all: [musk, putin]", "all: [musk, putn]"))  # refused everywhere
+    assert len(slept_through_one.current().rules) == 3  # the valid edit, not its own older rules
+    assert len(seen_every_edit.current().rules) == 3
+
+    starting_now = RulesSource(path, shared)  # the file is invalid as it starts
+    assert [r.name for r in starting_now.current().rules] == ["musk-putin", "other", "campaign-money"]
+    with pytest.raises(RulesError):
+        RulesSource(path)  # with nothing shared, an invalid file stops the start
