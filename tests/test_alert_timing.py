@@ -1,0 +1,166 @@
+"""Cooldown, digests and templates, end to end in one process (``run_cycle``) against a real
+Redis and a loopback webhook: what is sent at once, what waits, and what the message says."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.context import Context, open_context
+from monitor.delivery import deliver_alert
+from monitor.digest import flush_digests
+from monitor.pipeline import run_cycle
+from monitor.settings import Settings
+from tests.feeds import rss
+from tests.servers import SiteServer, WebhookSink
+
+SEED = Path(__file__).parent / "fixtures" / "seed_article_ar.html"
+SEED_TITLE = "وذكرت صحيفة الأعمال الأمريكية أن ” ماسك تحدث بانتظام مع بوتين”."
+TWO_DAYS = 2 * 86400
+
+
+@pytest.fixture
+def make_context(tmp_path: Path, redis_url: str) -> Iterator[Callable[[str], Context]]:
+    opened: list[Context] = []
+
+    def make(rules: str) -> Context:
+        path = tmp_path / "rules.yaml"
+        path.write_text(rules, encoding="utf-8")
+        settings = Settings(
+            redis_url=redis_url,
+            state_dir=tmp_path / "state",
+            allow_private_networks=True,  # the test site is on loopback
+            timezone="Asia/Riyadh",
+        )
+        ctx = open_context(settings, path)
+        opened.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in opened:
+        ctx.close()
+
+
+def publish(site: SiteServer, count: int) -> tuple[str, list[str]]:
+    links = [site.route(f"/story-{i}.html", SEED.read_bytes()) for i in range(count)]
+    feed = site.route(
+        "/feed.xml",
+        rss(
+            [
+                {"title": SEED_TITLE, "link": link, "pubDate": "Tue, 24 Nov 2026 10:00:00 GMT"}
+                for link in links
+            ]
+        ),
+        content_type="application/rss+xml",
+    )
+    return feed, links
+
+
+def rules(feed: str, hook: str, extra: str) -> str:
+    return f"""
+feeds:
+  - url: {feed}
+entities:
+  musk: ["Musk", "ماسك"]
+  putin: ["Putin", "بوتين"]
+channels:
+  hook: ["{hook}"]
+rules:
+{extra}"""
+
+
+def titles(webhook: WebhookSink) -> list[str]:
+    return [post["json"]["title"] for post in webhook.received]
+
+
+def test_cooldown_sends_the_first_and_holds_the_rest_for_the_digest(
+    make_context: Callable[[str], Context], site: SiteServer, webhook: WebhookSink
+) -> None:
+    feed, links = publish(site, 3)
+    ctx = make_context(
+        rules(
+            feed,
+            webhook.apprise_url(),
+            "  - name: cool\n    entities: {all: [musk, putin]}\n    cooldown: 30m\n"
+            "    notify: [hook]\n",
+        )
+    )
+    run_cycle(ctx)
+    assert len(webhook.received) == 1  # one alert for the first article; two held
+    for digest_id in flush_digests(ctx, now=time.time() + TWO_DAYS):
+        deliver_alert(ctx, digest_id)
+    assert len(webhook.received) == 2
+    digest = webhook.received[1]["json"]
+    assert digest["title"] == "[cool] digest: 2 articles"
+    first_link = next(link for link in links if link in webhook.received[0]["json"]["message"])
+    held = [link for link in links if link != first_link]
+    assert all(digest["message"].count(link) == 1 for link in held)
+    assert first_link not in digest["message"]
+    assert flush_digests(ctx, now=time.time() + 2 * TWO_DAYS) == []  # nothing twice
+
+
+def test_a_digest_rule_sends_nothing_at_once_and_everything_once(
+    make_context: Callable[[str], Context], site: SiteServer, webhook: WebhookSink
+) -> None:
+    feed, links = publish(site, 3)
+    ctx = make_context(
+        rules(
+            feed,
+            webhook.apprise_url(),
+            "  - name: daily\n    entities: {any: [musk]}\n    digest: daily\n    notify: [hook]\n",
+        )
+    )
+    run_cycle(ctx)
+    assert webhook.received == []
+    assert flush_digests(ctx, now=time.time() + 60) == []  # the day is not over
+    for digest_id in flush_digests(ctx, now=time.time() + TWO_DAYS):
+        deliver_alert(ctx, digest_id)
+    (digest,) = [post["json"] for post in webhook.received]
+    assert digest["title"] == "[daily] digest: 3 articles"
+    assert all(digest["message"].count(link) == 1 for link in links)
+    assert "ماسك" in digest["message"] or SEED_TITLE in digest["message"]
+
+
+def test_arabic_arrives_intact_in_the_webhook_json_with_local_time(
+    make_context: Callable[[str], Context], site: SiteServer, webhook: WebhookSink
+) -> None:
+    feed, links = publish(site, 1)
+    ctx = make_context(
+        rules(
+            feed,
+            webhook.apprise_url(),
+            "  - name: mp\n    entities: {all: [musk, putin]}\n    notify: [hook]\n",
+        )
+    )
+    run_cycle(ctx)
+    (post,) = webhook.received
+    payload = post["json"]
+    assert payload["title"] == f"[mp] {SEED_TITLE}"
+    assert "ماسك" in payload["message"] and "بوتين" in payload["message"]
+    assert links[0] in payload["message"]
+    assert "13:00" in payload["message"]  # 10:00 UTC shown in Asia/Riyadh (UTC+3)
+
+
+def test_a_rule_template_renders_in_a_sandbox(
+    make_context: Callable[[str], Context], site: SiteServer, webhook: WebhookSink
+) -> None:
+    feed, _ = publish(site, 2)
+    ctx = make_context(
+        rules(
+            feed,
+            webhook.apprise_url(),
+            "  - name: custom\n    entities: {all: [musk, putin]}\n    notify: [hook]\n"
+            "    templates: {text: 'ALERT {{ rule }}: {{ title }}'}\n"
+            "  - name: sneaky\n    entities: {all: [musk, putin]}\n    notify: [hook]\n"
+            "    templates: {text: \"{{ ''.__class__.__mro__[1].__subclasses__() }}\"}\n",
+        )
+    )
+    run_cycle(ctx)
+    bodies = [post["json"]["message"] for post in webhook.received]
+    assert f"ALERT custom: {SEED_TITLE}" in bodies
+    sneaky = [b for b in bodies if "subclasses" in b or "<class" in b]
+    assert sneaky == []  # the sandbox refused it; the default template was used instead
+    assert len(bodies) == 4  # both rules, both articles
