@@ -11,8 +11,9 @@ feed's record and slot.
 
 An entry is claimed (``seen:<key>``, state ``queued``; and ``guid:<guid key>``) before its
 article is queued, and marked ``done`` once processed (``monitor.pipeline.process_article``);
-a ``queued`` entry older than ``REQUEUE_AFTER`` is queued again by the next poll, so a message
-lost with its worker is not an article lost. Seen-keys expire after the retention.
+a ``queued`` entry older than ``MONITOR_REQUEUE_AFTER`` is queued again by the next poll, so
+a message lost with its worker (or with a broker restart) is not an article lost. Seen-keys
+expire after the retention.
 
 ``poll_feeds`` polls a batch with ``MONITOR_POLL_THREADS`` threads and at most
 ``MONITOR_PER_HOST_CONCURRENCY`` requests in flight to any one host.
@@ -35,7 +36,6 @@ from monitor.schedule import Hints, host_of, max_age, next_delay
 
 log = logging.getLogger(__name__)
 
-REQUEUE_AFTER = 600.0  # seconds an entry may stay queued before a poll queues it again
 LEASE = 300.0  # seconds a claimed slot waits for its poll before the feed is due again
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
 
@@ -82,7 +82,10 @@ def _claim_new(ctx: Context, entries: list[Entry]) -> list[str]:
         mark = {"state": "queued", "at": now}
         if not ctx.store.claim(seen_key, ctx.retention, mark):
             previous = ctx.store.get(seen_key) or {}
-            if previous.get("state") != "queued" or now - previous.get("at", now) < REQUEUE_AFTER:
+            if (
+                previous.get("state") != "queued"
+                or now - previous.get("at", now) < ctx.settings.requeue_after
+            ):
                 continue
             ctx.store.put(seen_key, mark, ctx.retention)
         elif entry.guid_key and not ctx.store.claim(

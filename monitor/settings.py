@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     """How long an article's URL is remembered as seen."""
 
     beat_interval: float = 5.0
+
+    requeue_after: float = 600.0
+    """Seconds an article may wait queued before a poll queues it again (its message may have
+    been lost with a worker or a broker restart; processing twice sends nothing twice)."""
     """Seconds between two checks for feeds that are due."""
 
     delivery_attempts: int = 8
