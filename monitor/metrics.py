@@ -28,7 +28,9 @@ if os.environ.get(MULTIPROC_ENV) and values.ValueClass is values.MutexValue:
     # are created below, after this line, so they get the multiprocess class all the same.
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
-FEEDS_POLLED = Counter("monitor_feeds_polled_total", "Feed polls, by outcome.", ["status"])
+FEEDS_POLLED = Counter(
+    "monitor_feeds_polled_total", "Feed polls by outcome: ok, not_modified, error.", ["status"]
+)
 ARTICLES_PROCESSED = Counter(
     "monitor_articles_processed_total", "Articles extracted and matched, by body source.", ["body"]
 )

@@ -27,6 +27,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+from monitor import metrics
 from monitor.context import Context, now_iso
 from monitor.errors import ClientError, MonitorError, ServerError, TransientError
 from monitor.feeds import Entry, read_feed
@@ -112,6 +113,7 @@ def poll_feed(ctx: Context, url: str) -> list[str]:
         document = None if fetched.not_modified else read_feed(fetched)
     except MonitorError as exc:
         log.warning("feed failed: %s", exc)
+        metrics.FEEDS_POLLED.labels("error").inc()
         health.failed(started, str(exc), _status_of(exc))
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         _schedule(ctx, health, Hints(retry_after=retry_after), started)
@@ -119,6 +121,7 @@ def poll_feed(ctx: Context, url: str) -> list[str]:
             report_failing(health, ctx.settings)
         health.save(ctx.store)
         raise
+    metrics.FEEDS_POLLED.labels("not_modified" if document is None else "ok").inc()
     queued = _claim_new(ctx, document.entries) if document else []
     health.succeeded(
         started, fetched.status, len(queued), None if document is None else fetched.validators

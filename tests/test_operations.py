@@ -106,6 +106,8 @@ def test_metrics_count_what_a_real_run_did_and_logs_carry_ids(
     assert value("monitor_queue_latency_seconds_count", queue="extract") == 2
     assert value("monitor_queue_latency_seconds_count", queue="deliver") >= 3
     assert value("monitor_alerts_total", outcome="sent") == 3
+    assert value("monitor_feeds_polled_total", status="ok") >= 1
+    assert value("monitor_feeds_polled_total", status="error") == 0
 
     events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     processed = [e for e in events if e["message"].startswith("article processed")]
