@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from monitor.cli_alerts import alerts
+from monitor.cli_feeds import feeds
 from monitor.errors import MonitorError, RulesError
 from monitor.extract import Article, extract_article
 from monitor.fetch import fetch, make_client
@@ -284,3 +285,4 @@ def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
 
 
 main.add_command(alerts)
+main.add_command(feeds)

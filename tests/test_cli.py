@@ -152,3 +152,43 @@ def test_run_is_worker_and_scheduler_in_one_command(
         "[campaign-money",
         "[musk-putin",
     ]
+
+
+def test_feeds_shows_each_feeds_health(tmp_path: Path, site: SiteServer) -> None:
+    good = site.route(
+        "/feed.xml",
+        rss([{"title": "t", "link": site.url("/a.html")}]),
+        content_type="application/rss+xml",
+    )
+    broken = site.route("/broken.xml", "down", status=503)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        RULES.replace("entities:", f"feeds:\n  - url: {good}\n  - url: {broken}\nentities:", 1),
+        encoding="utf-8",
+    )
+    env = {
+        "MONITOR_RULES": str(rules),
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_ALLOW_PRIVATE_NETWORKS": "1",  # the test site is on loopback
+    }
+    monitor("poll", "--once", env=env)
+    table = monitor("feeds", env=env)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == [
+        "feed",
+        "status",
+        "errors",
+        "last",
+        "success",
+        "next",
+        "poll",
+        "items",
+    ]
+    good_row = next(line for line in lines if line.startswith(good + " "))
+    broken_row = next(line for line in lines if line.startswith(broken + " "))
+    assert good_row.split()[1:3] == ["ok", "0"]
+    assert broken_row.split()[1:3] == ["error", "1"]
+    assert any(line.startswith(f"{broken}: ") and "503" in line for line in lines)
+    records = [json.loads(line) for line in monitor("feeds", "--json", env=env).stdout.splitlines()]
+    assert {r["url"]: r["consecutive_errors"] for r in records} == {good: 0, broken: 1}
