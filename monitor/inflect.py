@@ -96,6 +96,13 @@ class Inflection:
         return word.startswith(self.stem) and word[len(self.stem) :] in self.endings
 
 
+# The ending sets, built once and shared by every word that takes them.
+_RUSSIAN_BARE = _RUSSIAN | {""}
+_RUSSIAN_REPLACING = {final: _RUSSIAN | {final} for final in _RUSSIAN_STEM_FINAL}
+_LATIN_ENDINGS = {NAMES: _LATIN_NAMES | {""}, WORDS: _LATIN_WORDS | {""}}
+_ARABIC_BARE = _ARABIC_SUFFIXES | {""}
+
+
 @lru_cache(maxsize=200_000)
 def inflection(word: str, mode: str) -> Inflection | None:
     """How a folded word inflects in ``mode`` (``NAMES`` or ``WORDS``), or None if it does
@@ -105,14 +112,14 @@ def inflection(word: str, mode: str) -> Inflection | None:
     first = word[0]
     if _CYRILLIC.match(first):
         if word[-1] in _RUSSIAN_STEM_FINAL and len(word) > MIN_STEM + 1:
-            return Inflection(word[:-1], _RUSSIAN | {word[-1]})
-        return Inflection(word, _RUSSIAN | {""})
+            return Inflection(word[:-1], _RUSSIAN_REPLACING[word[-1]])
+        return Inflection(word, _RUSSIAN_BARE)
     if _LATIN.match(first):
-        return Inflection(word, (_LATIN_NAMES if mode == NAMES else _LATIN_WORDS) | {""})
+        return Inflection(word, _LATIN_ENDINGS[NAMES if mode == NAMES else WORDS])
     if _ARABIC_LETTER.match(first) and mode == WORDS:
         if word.endswith("ه") and len(word) > MIN_STEM + 1:
             return Inflection(word[:-1], _ARABIC_TA_MARBUTA)
-        return Inflection(word, _ARABIC_SUFFIXES | {""})
+        return Inflection(word, _ARABIC_BARE)
     return None
 
 
