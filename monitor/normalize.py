@@ -143,4 +143,6 @@ def _drop_class(chars: str) -> re.Pattern[str]:
 
 def fold(text: str) -> str:
     """Just the folded text, for terms and aliases where offsets do not matter."""
+    if text.isascii():
+        return text.lower()
     return normalize(text).text
