@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Generic, NamedTuple, TypeVar
 
@@ -50,8 +49,7 @@ class Hit(NamedTuple):
     folded_end: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class TermSpec(Generic[K]):
+class TermSpec(NamedTuple, Generic[K]):
     """A term to find: reported under ``key``, as ``text`` (as the rule wrote it).
 
     ``inflect`` is ``monitor.inflect.NAMES`` or ``WORDS`` for the endings its words may take,
@@ -64,8 +62,7 @@ class TermSpec(Generic[K]):
     prefix: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Term(Generic[K]):
+class _Term(NamedTuple, Generic[K]):
     key: K
     text: str
     words: tuple[str, ...]
@@ -95,7 +92,8 @@ class TermSet(Generic[K]):
             words = term_words(spec.text)
             if not words:
                 continue
-            forms = tuple(inflection(w, spec.inflect) if spec.inflect else None for w in words)
+            mode = spec.inflect
+            forms = tuple([inflection(w, mode) for w in words]) if mode else (None,) * len(words)
             term = _Term(spec.key, spec.text, words, forms)
             if spec.prefix:
                 self._prefixes.setdefault(words[0], []).append(term)
@@ -109,7 +107,8 @@ class TermSet(Generic[K]):
         # repeats its vocabulary, so after a few articles a text is two set operations away
         # from the few words worth a look.
         self._known: set[str] = set()
-        self._starting: dict[str, tuple[_Term[K], ...]] = {}
+        # Per word: the one-word terms it is, and the phrases it may begin.
+        self._starting: dict[str, tuple[tuple[_Term[K], ...], tuple[_Term[K], ...]]] = {}
 
     def _terms_starting(self, word: str) -> tuple[_Term[K], ...]:
         found: dict[int, _Term[K]] = {}
@@ -136,7 +135,10 @@ class TermSet(Generic[K]):
         for word in words:
             terms = self._terms_starting(word)
             if terms:
-                self._starting[word] = terms
+                self._starting[word] = (
+                    tuple(t for t in terms if len(t.words) == 1),
+                    tuple(t for t in terms if len(t.words) > 1),
+                )
         self._known |= words
 
     def find(self, text: Normalized) -> dict[K, list[Hit]]:
@@ -145,19 +147,49 @@ class TermSet(Generic[K]):
         folded = text.text
         unique = _words(folded)
         self._learn(unique - self._known)
+        span = text.span
         found: dict[K, list[Hit]] = {}
         for word in unique.intersection(self._starting):
+            singles, phrases = self._starting[word]
+            if phrases:
+                # A phrase whose other words are not all in the text cannot occur: checked
+                # once per text, not at every occurrence of a common first word.
+                phrases = tuple(t for t in phrases if _rest_present(t, unique))
+                if not singles and not phrases:
+                    continue
+            size = len(word)
             for at in _whole_word_at(folded, word):
-                for term in self._starting[word]:
-                    end = (
-                        at + len(word)
-                        if len(term.words) == 1
-                        else _phrase_end(folded, at + len(word), term)
-                    )
-                    if end is not None:
-                        start, stop = text.span(at, end)
-                        found.setdefault(term.key, []).append(Hit(term.text, start, stop, at, end))
-        return {key: _longest_first(hits) for key, hits in found.items()}
+                end = at + size
+                if singles:
+                    start, stop = span(at, end)
+                    for term in singles:
+                        hits = found.get(term.key)
+                        if hits is None:
+                            hits = found[term.key] = []
+                        hits.append(Hit(term.text, start, stop, at, end))
+                for term in phrases:
+                    last = _phrase_end(folded, end, term)
+                    if last is not None:
+                        start, stop = span(at, last)
+                        hits = found.get(term.key)
+                        if hits is None:
+                            hits = found[term.key] = []
+                        hits.append(Hit(term.text, start, stop, at, last))
+        for key, hits in found.items():
+            if len(hits) > 1:
+                found[key] = _longest_first(hits)
+        return found
+
+
+def _rest_present(term: _Term[K], unique: set[str]) -> bool:
+    """Whether every word of a phrase after the first is among the text's words, as written
+    or in one of its forms."""
+    for word, form in zip(term.words[1:], term.forms[1:], strict=True):
+        if word not in unique and (
+            form is None or not any(form.stem + ending in unique for ending in form.endings)
+        ):
+            return False
+    return True
 
 
 def _words(text: str) -> set[str]:
