@@ -25,9 +25,9 @@ from typing import NamedTuple
 from monitor.inflect import NAMES, WORDS
 from monitor.money import Amount
 from monitor.normalize import normalize
-from monitor.query import And, Near, Node, Not, Or, Term, parse_query
+from monitor.query import And, Near, Node, Not, Or, Term, TermKind, parse_query
 from monitor.rates import RateTable, shipped_rates
-from monitor.rules import Condition, Rule, RulesFile
+from monitor.rules import Condition, Rule, RulesFile, gc_paused
 from monitor.rules_terms import Hit, TermSet, TermSpec, term_words, word_starts
 
 __all__ = ["Evidence", "Hit", "Match", "Matcher", "Report", "TermSet", "amounts_in_range"]
@@ -134,51 +134,68 @@ def _literal_spec(key: str, written: str) -> TermSpec[str]:
     return TermSpec(key, written, WORDS if key[0] == "~" else None)
 
 
-def _condition_tree(cond: Condition | None, to_term: dict[str, Term]) -> list[Node]:
-    if cond is None:
-        return []
-    parts: list[Node] = [to_term[n] for n in cond.all]
-    if cond.any:
-        parts.append(Or(tuple(to_term[n] for n in cond.any)))
-    if cond.none:
-        parts.append(Not(Or(tuple(to_term[n] for n in cond.none))))
-    return parts
+class _Keyer:
+    """Turns rule conditions into trees over term keys, noting what each key names and the
+    term to find for each literal, the first time a key is met (its writing is the one
+    reported)."""
 
+    def __init__(self, names: dict[str, tuple[str, str]], specs: dict[str, TermSpec[str]]):
+        self.names = names
+        self.specs = specs
+        self._entities: dict[str, Term] = {}
+        self.positive: dict[str, None] = {}  # of the rule last keyed, in order of writing
 
-def _keyed(node: Node, inflect: bool, names: dict[str, tuple[str, str]]) -> Node:
-    """The query tree with each Term's text replaced by its key (noting what it names)."""
-    if isinstance(node, Term):
-        if node.kind == "entity":
-            key = "@" + node.text
-            names.setdefault(key, ("entity", node.text))
-        elif node.kind == "prefix":
-            key = "*" + " ".join(term_words(node.text))
-            names.setdefault(key, ("keyword", node.text + "*"))
+    def tree(self, rule: Rule, query: Node | None) -> Node | None:
+        self.positive = {}
+        parts = self._condition(rule.entities, "entity", rule.inflect)
+        parts += self._condition(rule.keywords, "word", rule.inflect)
+        if query is not None:
+            parts.append(self.key(query, rule.inflect, False))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def _condition(self, cond: Condition | None, kind: TermKind, inflect: bool) -> list[Node]:
+        if cond is None:
+            return []
+        parts: list[Node] = [self.term(kind, n, inflect, False) for n in cond.all]
+        if cond.any:
+            parts.append(Or(tuple([self.term(kind, n, inflect, False) for n in cond.any])))
+        if cond.none:
+            parts.append(Not(Or(tuple([self.term(kind, n, inflect, True) for n in cond.none]))))
+        return parts
+
+    def term(self, kind: TermKind, text: str, inflect: bool, negated: bool) -> Term:
+        if kind == "entity":
+            keyed = self._entities.get(text)
+            if keyed is None:
+                keyed = self._entities[text] = Term("entity", "@" + text)
+                self.names.setdefault(keyed.text, ("entity", text))
+            key = keyed.text
         else:
-            key = _literal_key(node.text, inflect)
-            names.setdefault(key, ("keyword", node.text))
-        return Term(node.kind, key, node.at)
-    if isinstance(node, Not):
-        return Not(_keyed(node.part, inflect, names))
-    if isinstance(node, Near):
-        left, right = _keyed(node.left, inflect, names), _keyed(node.right, inflect, names)
-        return Near(left, right, node.distance)
-    parts = tuple(_keyed(p, inflect, names) for p in node.parts)
-    return And(parts) if isinstance(node, And) else Or(parts)
-
-
-def _positive(node: Node, negated: bool = False) -> Iterable[Term]:
-    if isinstance(node, Term):
+            if kind == "prefix":
+                key, written = "*" + " ".join(term_words(text)), text + "*"
+            else:
+                key, written = _literal_key(text, inflect), text
+            if key not in self.names:
+                self.names[key] = ("keyword", written)
+                self.specs[key] = _literal_spec(key, written)
+            keyed = Term(kind, key)
         if not negated:
-            yield node
-    elif isinstance(node, Not):
-        yield from _positive(node.part, not negated)
-    elif isinstance(node, Near):
-        yield from _positive(node.left, negated)
-        yield from _positive(node.right, negated)
-    else:
-        for part in node.parts:
-            yield from _positive(part, negated)
+            self.positive[key] = None
+        return keyed
+
+    def key(self, node: Node, inflect: bool, negated: bool) -> Node:
+        """The query tree with each Term's text replaced by its key."""
+        if isinstance(node, Term):
+            return self.term(node.kind, node.text, inflect, negated)
+        if isinstance(node, Not):
+            return Not(self.key(node.part, inflect, not negated))
+        if isinstance(node, Near):
+            left = self.key(node.left, inflect, negated)
+            return Near(left, self.key(node.right, inflect, negated), node.distance)
+        parts = tuple([self.key(p, inflect, negated) for p in node.parts])
+        return And(parts) if isinstance(node, And) else Or(parts)
 
 
 def _cost(keys: frozenset[str]) -> float:
@@ -265,39 +282,32 @@ class Matcher:
     rules, and each rule's condition as a tree over term keys."""
 
     def __init__(self, rules: RulesFile, rates: RateTable | None = None) -> None:
+        with gc_paused():
+            self._build(rules, rates)
+
+    def _build(self, rules: RulesFile, rates: RateTable | None) -> None:
         self.rules = rules
         self.rates = (rates or shipped_rates()).merged(rules.rates, "rules file")
         self._names: dict[str, tuple[str, str]] = {}
         specs: dict[str, TermSpec[str]] = {}
         for name, aliases in rules.entities.items():
-            self._names["@" + name] = ("entity", name)
+            key = "@" + name
+            self._names[key] = ("entity", name)
             for alias in aliases:
-                specs.setdefault(f"@{name}\0{alias}", TermSpec("@" + name, alias, NAMES))
+                specs.setdefault(f"{key}\0{alias}", TermSpec(key, alias, NAMES))
         feed_urls = {feed.name: feed.url for feed in rules.feeds if feed.name}
         self._compiled: list[_Compiled] = []
         self._index: dict[str, list[int]] = {}
         self._always: list[int] = []
-        entity_terms = {name: Term("entity", name) for name in rules.entities}
+        keyer = _Keyer(self._names, specs)
         for number, rule in enumerate(rules.rules):
-            words = {k: Term("word", k) for k in rule.keywords.names()} if rule.keywords else {}
-            parts = _condition_tree(rule.entities, entity_terms)
-            parts += _condition_tree(rule.keywords, words)
-            if rule.query is not None:
-                parts.append(parse_query(rule.query))
-            tree = None
-            if parts:
-                tree = _keyed(
-                    parts[0] if len(parts) == 1 else And(tuple(parts)), rule.inflect, self._names
-                )
-            positive = tuple(dict.fromkeys(t.text for t in _positive(tree))) if tree else ()
-            for term in _all_terms(tree):
-                if term.text[0] != "@" and term.text not in specs:
-                    specs[term.text] = _literal_spec(term.text, self._names[term.text][1])
+            query = parse_query(rule.query) if rule.query is not None else None
+            tree = keyer.tree(rule, query)
             self._compiled.append(
                 _Compiled(
                     rule,
                     tree,
-                    positive,
+                    tuple(keyer.positive),
                     frozenset(rule.language),
                     frozenset(feed_urls.get(f, f) for f in rule.feeds),
                 )
@@ -384,20 +394,3 @@ class Matcher:
 
 def _by_position(evidence: Evidence) -> tuple[int, int]:
     return evidence.start, evidence.end
-
-
-def _all_nodes(node: Node) -> Iterable[Node]:
-    yield node
-    if isinstance(node, Not):
-        yield from _all_nodes(node.part)
-    elif isinstance(node, Near):
-        yield from _all_nodes(node.left)
-        yield from _all_nodes(node.right)
-    elif isinstance(node, And | Or):
-        for part in node.parts:
-            yield from _all_nodes(part)
-
-
-def _all_terms(node: Node | None) -> Iterable[Term]:
-    if node is not None:
-        yield from (n for n in _all_nodes(node) if isinstance(n, Term))

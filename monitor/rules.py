@@ -24,9 +24,12 @@ secrets never sit in the file.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -330,8 +333,30 @@ def _position_in(
     return line, column + offset + (1 if opener in ("'", '"') else 0)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a large rule set is built.
+
+    Building 100,000 rules allocates millions of objects that all survive; each allocation
+    burst triggers a collection that walks everything built so far, which made loading and
+    compiling several times slower. Nothing built here forms cycles worth collecting early.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse_rules(text: str, path: str = "<rules>") -> RulesFile:
     """Validate the text of a rules file; raise ``RulesError`` listing every problem."""
+    with gc_paused():
+        return _parse_rules(text, path)
+
+
+def _parse_rules(text: str, path: str) -> RulesFile:
     try:
         try:
             root = yaml.compose(text, Loader=_COMPOSER)
