@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from monitor.cli_alerts import alerts
+from monitor.cli_common import rules_option, rules_path
 from monitor.cli_feeds import feeds
 from monitor.errors import MonitorError, RulesError
 from monitor.extract import Article, extract_article
@@ -31,22 +32,6 @@ def _setup_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-
-
-def _rules_path(rules: Path | None, settings: Settings) -> Path:
-    path = rules or settings.rules
-    if path is None:
-        raise click.UsageError("no rules file: pass --rules FILE or set MONITOR_RULES")
-    return path
-
-
-rules_option = click.option(
-    "--rules",
-    "rules",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="The rules file (default: $MONITOR_RULES).",
-)
 
 
 def _load(path: Path) -> RulesFile:
@@ -69,7 +54,7 @@ def main() -> None:
 def run(rules: Path | None, concurrency: int | None) -> None:
     """Run the worker and its scheduler in one process (all queues)."""
     settings = Settings()
-    path = _rules_path(rules, settings).resolve()
+    path = rules_path(rules, settings).resolve()
     _load(path)  # refuse to start on a bad file, with its errors
     os.environ["MONITOR_RULES"] = str(path)
     from tasks import app
@@ -91,7 +76,7 @@ def poll(rules: Path | None, once: bool) -> None:
 
     settings = Settings()
     _setup_logging(settings)
-    path = _rules_path(rules, settings)
+    path = rules_path(rules, settings)
     _load(path)
     ctx = open_context(settings, path)
     try:
@@ -263,7 +248,7 @@ def _print_readable(result: dict[str, Any]) -> None:
 def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
     """Show what the rules find in pages (URL, HTML file, or - for stdin). Sends nothing."""
     settings = Settings()
-    matcher = Matcher(_load(_rules_path(rules, settings)))
+    matcher = Matcher(_load(rules_path(rules, settings)))
     failed = False
     for source in sources:
         try:

@@ -3,44 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from monitor.alerts import Alert
-from monitor.context import Context, open_context
+from monitor.cli_common import opened_context, rules_option
 from monitor.delivery import alerts_with_status, deliver_with_retries, reset_for_retry
-from monitor.errors import RulesError
-from monitor.settings import Settings
 
 STATUSES = ("pending", "held", "sent", "failed", "digested")
-
-_rules = click.option(
-    "--rules",
-    "rules",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="The rules file (default: $MONITOR_RULES).",
-)
-
-
-@contextmanager
-def _context(rules: Path | None) -> Iterator[Context]:
-    settings = Settings()
-    path = rules or settings.rules
-    if path is None:
-        raise click.UsageError("no rules file: pass --rules FILE or set MONITOR_RULES")
-    try:
-        ctx = open_context(settings, path)
-    except RulesError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from None
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def _line(alert: Alert) -> str:
@@ -55,7 +26,7 @@ def _line(alert: Alert) -> str:
 
 
 @click.group("alerts", invoke_without_command=True)
-@_rules
+@rules_option
 @click.option("--status", type=click.Choice(STATUSES), multiple=True, help="Only these.")
 @click.option("--limit", type=int, default=20, show_default=True, help="Recent alerts shown.")
 @click.pass_context
@@ -65,7 +36,7 @@ def alerts(
     """Recent, pending and failed alerts (failed ones are the dead letter)."""
     if click_ctx.invoked_subcommand is not None:
         return
-    with _context(rules) as ctx:
+    with opened_context(rules) as ctx:
         found = alerts_with_status(ctx, *status)
     counts = Counter(a.status for a in found)
     click.echo(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]) or "no alerts")
@@ -76,14 +47,14 @@ def alerts(
 
 
 @alerts.command("retry")
-@_rules
+@rules_option
 @click.option("--all-failed", is_flag=True, help="Every failed alert.")
 @click.argument("ids", nargs=-1)
 def retry(rules: Path | None, all_failed: bool, ids: tuple[str, ...]) -> None:
     """Send failed alerts again, once each, in this process; a refusal leaves them failed."""
     if not ids and not all_failed:
         raise click.UsageError("name alert IDs or pass --all-failed")
-    with _context(rules) as ctx:
+    with opened_context(rules) as ctx:
         chosen = list(ids) + [a.id for a in alerts_with_status(ctx, "failed") if all_failed]
         failed = False
         for alert_id in dict.fromkeys(chosen):

@@ -8,9 +8,8 @@ from typing import Any
 
 import click
 
-from monitor.context import open_context
+from monitor.cli_common import opened_context, rules_option
 from monitor.health import FeedHealth
-from monitor.settings import Settings
 
 COLUMNS = (
     ("status", "last_status"),
@@ -29,24 +28,12 @@ def _cell(value: Any) -> str:
 
 
 @click.command()
-@click.option(
-    "--rules",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="The rules file (default: $MONITOR_RULES).",
-)
+@rules_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed, one per line.")
 def feeds(rules: Path | None, as_json: bool) -> None:
     """Show each feed's health: last status, errors in a row, last success, next poll."""
-    settings = Settings()
-    path = rules or settings.rules
-    if path is None:
-        raise click.UsageError("no rules file: pass --rules FILE or set MONITOR_RULES")
-    ctx = open_context(settings, path)
-    try:
+    with opened_context(rules) as ctx:
         records = [FeedHealth.load(ctx.store, feed.url) for feed in ctx.rules.feeds]
-    finally:
-        ctx.close()
     if as_json:
         for record in records:
             click.echo(json.dumps({"url": record.url, **record.data}, ensure_ascii=False))
