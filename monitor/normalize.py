@@ -101,6 +101,31 @@ def _fold_by_character(text: str) -> Normalized:
     return Normalized(text, "".join(p[2] for p in pieces), tuple(starts), tuple(ends))
 
 
+# Characters seen so far whose folding is just ``str.casefold`` to one character: a text made
+# only of them needs no per-character work beyond casefolding.
+_PLAIN: set[str] = set()
+
+
+def _beyond_casefold(text: str) -> dict[str, str] | None:
+    """What folding does beyond casefolding, as a map from casefolded character to its
+    folded form ("" when dropped); None when that is not one character to at most one (the
+    text must then be folded character by character)."""
+    chars = set(text)
+    if chars <= _PLAIN:
+        return {}
+    extra: dict[str, str] = {}
+    for ch in chars - _PLAIN:
+        out, low = _fold(ch), ch.casefold()
+        if out == low:
+            if len(low) == 1:
+                _PLAIN.add(ch)
+            continue
+        if len(out) > 1 or extra.get(low, out) != out:
+            return None
+        extra[low] = out
+    return extra
+
+
 def normalize(text: str) -> Normalized:
     """Fold ``text`` for matching; see the module docstring for what folding does."""
     if text.isascii():
@@ -111,14 +136,9 @@ def normalize(text: str) -> Normalized:
     # Fast path: every character folds to one character, or is dropped. Casefolding the
     # whole text runs in C; what folding does beyond it (NFKC, the Arabic map) is decided
     # once per distinct character and applied with one str.replace each.
-    extra: dict[str, str] = {}
-    for ch in set(text):
-        out, low = _fold(ch), ch.casefold()
-        if out == low:
-            continue
-        if len(out) > 1 or extra.get(low, out) != out:
-            return _fold_by_character(text)
-        extra[low] = out
+    extra = _beyond_casefold(text)
+    if extra is None:
+        return _fold_by_character(text)
     positions: list[int] = []
     dropped: list[int] = []
     dropping = "".join(sorted(ch for ch, out in extra.items() if not out))
@@ -145,4 +165,11 @@ def fold(text: str) -> str:
     """Just the folded text, for terms and aliases where offsets do not matter."""
     if text.isascii():
         return text.lower()
+    folded = text.casefold()
+    if len(folded) == len(text) and not _COMBINING.search(text):
+        extra = _beyond_casefold(text)
+        if extra is not None:
+            for old, new in extra.items():
+                folded = folded.replace(old, new)
+            return folded
     return normalize(text).text
