@@ -17,16 +17,16 @@ Two modes:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 NAMES = "names"
 WORDS = "words"
 
-_ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[a-z\u00c0-\u024f]")
+
+def _is_arabic_letter(ch: str) -> bool:
+    return "\u0621" <= ch <= "\u064a" or "\u0671" <= ch <= "\u06d3"
+
 
 _RUSSIAN = frozenset(
     [
@@ -110,13 +110,13 @@ def inflection(word: str, mode: str) -> Inflection | None:
     if not word:
         return None
     first = word[0]
-    if _CYRILLIC.match(first):
+    if "\u0400" <= first <= "\u04ff":  # Cyrillic
         if word[-1] in _RUSSIAN_STEM_FINAL and len(word) > MIN_STEM + 1:
             return Inflection(word[:-1], _RUSSIAN_REPLACING[word[-1]])
         return Inflection(word, _RUSSIAN_BARE)
-    if _LATIN.match(first):
+    if "a" <= first <= "z" or "\u00c0" <= first <= "\u024f":  # Latin
         return Inflection(word, _LATIN_ENDINGS[NAMES if mode == NAMES else WORDS])
-    if _ARABIC_LETTER.match(first) and mode == WORDS:
+    if mode == WORDS and _is_arabic_letter(first):
         if word.endswith("ه") and len(word) > MIN_STEM + 1:
             return Inflection(word[:-1], _ARABIC_TA_MARBUTA)
         return Inflection(word, _ARABIC_BARE)
@@ -157,7 +157,7 @@ _PROCLITICS, _CONTRACTED = _proclitic_prefixes()
 def proclitic_forms(word: str) -> tuple[str, ...]:
     """The word itself and what it would be without an Arabic proclitic in front
     (و ف ب ك ل ال and their combinations; ل + ال contracts to لل: "للكرملين")."""
-    if not _ARABIC_LETTER.match(word):
+    if not _is_arabic_letter(word[:1]):
         return (word,)
     forms = [word]
     for prefix in _PROCLITICS:
