@@ -83,31 +83,46 @@ def amounts_in_range(
     return found
 
 
+MoneyKey = tuple[str, Decimal, Decimal]  # currency, low, high (inclusive)
+
+
+def _money_key(rule: Rule) -> MoneyKey | None:
+    money = rule.money
+    if money is None:
+        return None
+    low = money.min if money.min is not None else Decimal("-Infinity")
+    high = money.max if money.max is not None else Decimal("Infinity")
+    return money.currency, low, high
+
+
 class _MoneyView:
     """``amounts_in_range`` for many rules over one text: each amount is converted once per
-    currency that rules ask for, not once per rule."""
+    currency that rules ask for, and each range is looked up once, not once per rule."""
 
     def __init__(self, amounts: Sequence[Amount], rates: RateTable) -> None:
         self.amounts = amounts
         self.rates = rates
         self._converted: dict[str, list[tuple[Amount, Decimal]]] = {}
+        self._in_range: dict[MoneyKey, list[tuple[Amount, Decimal]]] = {}
 
-    def in_range(self, rule: Rule) -> list[tuple[Amount, Decimal]]:
-        money = rule.money
-        if money is None:
-            return []
-        converted = self._converted.get(money.currency)
+    def in_range(self, key: MoneyKey) -> list[tuple[Amount, Decimal]]:
+        found = self._in_range.get(key)
+        if found is not None:
+            return found
+        currency, low, high = key
+        converted = self._converted.get(currency)
         if converted is None:
-            converted = self._converted[money.currency] = [
+            converted = self._converted[currency] = [
                 (amount, value)
                 for amount in self.amounts
                 if amount.currency is not None
-                and (value := self.rates.convert(amount.value, amount.currency, money.currency))
+                and (value := self.rates.convert(amount.value, amount.currency, currency))
                 is not None
             ]
-        low = money.min if money.min is not None else Decimal("-Infinity")
-        high = money.max if money.max is not None else Decimal("Infinity")
-        return [(amount, value) for amount, value in converted if low <= value <= high]
+        found = self._in_range[key] = [
+            (amount, value) for amount, value in converted if low <= value <= high
+        ]
+        return found
 
 
 # --- compiling rules -----------------------------------------------------------------------
@@ -115,13 +130,13 @@ class _MoneyView:
 # "=words" or "~words" (inflected) for a literal, "*prefix" for a wildcard.
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
+class _Compiled(NamedTuple):
     rule: Rule
     tree: Node | None  # None: no word condition, only money
     positive: tuple[str, ...]  # keys whose hits are evidence (those not under NOT)
     languages: frozenset[str]
     feeds: frozenset[str]
+    money: MoneyKey | None
 
 
 def _literal_key(text: str, inflect: bool) -> str:
@@ -310,6 +325,7 @@ class Matcher:
                     tuple(keyer.positive),
                     frozenset(rule.language),
                     frozenset(feed_urls.get(f, f) for f in rule.feeds),
+                    _money_key(rule),
                 )
             )
             anchor = anchors(tree)
@@ -345,7 +361,7 @@ class Matcher:
         found = self.terms.find(folded)
         positions = _Positions(folded.text)
         in_range = _MoneyView(amounts, self.rates).in_range
-        evidence_cache: dict[str, list[Evidence]] = {}
+        cache = _EvidenceCache(self._names, found)
         fired: list[Match] = []
         for number in self.candidates(found):
             c = self._compiled[number]
@@ -355,11 +371,12 @@ class Matcher:
                 continue
             if c.tree is not None and not holds(c.tree, found, positions):
                 continue
-            money = in_range(c.rule) if c.rule.money is not None else []
-            if c.rule.money is not None and not money:
-                continue
-            evidence = self._evidence(c, found, money, evidence_cache)
-            fired.append(Match(c.rule.name, c.rule.notify, evidence))
+            money: list[tuple[Amount, Decimal]] = []
+            if c.money is not None:
+                money = in_range(c.money)
+                if not money:
+                    continue
+            fired.append(Match(c.rule.name, c.rule.notify, cache.evidence(c, money)))
         entities: dict[str, list[Hit]] = {}
         keywords: dict[str, list[Hit]] = {}
         for key, hits in found.items():
@@ -367,29 +384,51 @@ class Matcher:
             (entities if kind == "entity" else keywords)[name] = hits
         return Report(entities, keywords, fired)
 
-    def _evidence(
-        self,
-        c: _Compiled,
-        found: dict[str, list[Hit]],
-        money: list[tuple[Amount, Decimal]],
-        cache: dict[str, list[Evidence]],
-    ) -> tuple[Evidence, ...]:
-        evidence: list[Evidence] = []
-        for key in c.positive:
-            items = cache.get(key)
-            if items is None:
-                kind, name = self._names[key]
-                items = cache[key] = [
-                    Evidence(kind, name, hit.term, hit.start, hit.end) for hit in found.get(key, ())
-                ]
-            evidence += items
-        if c.rule.money is not None:
-            currency = c.rule.money.currency
-            evidence += [
-                Evidence("money", currency, a.text, a.start, a.end, a, v) for a, v in money
+
+class _EvidenceCache:
+    """The evidence of the rules that fire on one text. Rules that share their terms and
+    money range share their evidence, built once."""
+
+    def __init__(self, names: dict[str, tuple[str, str]], found: dict[str, list[Hit]]) -> None:
+        self.names = names
+        self.found = found
+        self._terms: dict[str, list[Evidence]] = {}
+        self._money: dict[MoneyKey, list[Evidence]] = {}
+        self._whole: dict[tuple[tuple[str, ...], MoneyKey | None], tuple[Evidence, ...]] = {}
+
+    def evidence(self, c: _Compiled, money: list[tuple[Amount, Decimal]]) -> tuple[Evidence, ...]:
+        whole = self._whole.get((c.positive, c.money))
+        if whole is not None:
+            return whole
+        # Each part is in position order (a term's hits, the amounts sorted once).
+        parts = [items for key in c.positive if (items := self._of_term(key))]
+        if c.money is not None:
+            parts.append(self._of_money(c.money, money))
+        if len(parts) == 1:
+            whole = tuple(parts[0])
+        else:
+            whole = tuple(sorted([e for part in parts for e in part], key=_by_position))
+        self._whole[(c.positive, c.money)] = whole
+        return whole
+
+    def _of_term(self, key: str) -> list[Evidence]:
+        items = self._terms.get(key)
+        if items is None:
+            kind, name = self.names[key]
+            items = self._terms[key] = [
+                Evidence(kind, name, hit.term, hit.start, hit.end)
+                for hit in self.found.get(key, ())
             ]
-        evidence.sort(key=_by_position)
-        return tuple(evidence)
+        return items
+
+    def _of_money(self, key: MoneyKey, money: list[tuple[Amount, Decimal]]) -> list[Evidence]:
+        items = self._money.get(key)
+        if items is None:
+            items = self._money[key] = sorted(
+                (Evidence("money", key[0], a.text, a.start, a.end, a, v) for a, v in money),
+                key=_by_position,
+            )
+        return items
 
 
 def _by_position(evidence: Evidence) -> tuple[int, int]:
