@@ -153,7 +153,11 @@ def test_health_says_what_is_wrong(tmp_path: Path, redis_url: str) -> None:
 
     rules.write_text("rules: [", encoding="utf-8")
     broken = monitor("health", "--no-beat", env=env)
-    assert broken.returncode == 1 and f"rules: {rules}:" in broken.stderr and "not valid YAML" in broken.stderr
+    assert (
+        broken.returncode == 1
+        and f"rules: {rules}:" in broken.stderr
+        and "not valid YAML" in broken.stderr
+    )
 
     down = monitor(
         "health", "--no-beat", env={**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}

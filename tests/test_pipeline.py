@@ -151,7 +151,9 @@ def test_language_and_feed_filters_apply_in_the_pipeline(
         "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
     )
     other = site.route("/other.xml", rss([]), content_type="application/rss+xml")
-    text = rules_text([feed, other], webhook.apprise_url()) + f"""
+    text = (
+        rules_text([feed, other], webhook.apprise_url())
+        + f"""
   - name: arabic-only
     language: ar
     entities: {{all: [musk, putin]}}
@@ -165,6 +167,7 @@ def test_language_and_feed_filters_apply_in_the_pipeline(
     entities: {{all: [musk, putin]}}
     notify: [hook]
 """
+    )
     ctx = make_context(text)
     run_cycle(ctx)
     fired = {post["json"]["title"].split("]")[0].strip("[") for post in webhook.received}

@@ -153,7 +153,10 @@ def test_a_process_that_missed_a_valid_edit_takes_it_from_the_others(tmp_path: P
 
     edit(CONTRACT)
     seen_every_edit, slept_through_one = RulesSource(path, shared), RulesSource(path, shared)
-    second = CONTRACT.replace("  - name: campaign-money", "  - name: other\n    entities: {any: [putin]}\n    notify: [desk]\n  - name: campaign-money")
+    second = CONTRACT.replace(
+        "  - name: campaign-money",
+        "  - name: other\n    entities: {any: [putin]}\n    notify: [desk]\n  - name: campaign-money",
+    )
     edit(second)
     assert len(seen_every_edit.current().rules) == 3
     edit(second.replace("all: [musk, putin]", "all: [musk, putn]"))  # refused everywhere
@@ -161,6 +164,10 @@ def test_a_process_that_missed_a_valid_edit_takes_it_from_the_others(tmp_path: P
     assert len(seen_every_edit.current().rules) == 3
 
     starting_now = RulesSource(path, shared)  # the file is invalid as it starts
-    assert [r.name for r in starting_now.current().rules] == ["musk-putin", "other", "campaign-money"]
+    assert [r.name for r in starting_now.current().rules] == [
+        "musk-putin",
+        "other",
+        "campaign-money",
+    ]
     with pytest.raises(RulesError):
         RulesSource(path)  # with nothing shared, an invalid file stops the start
