@@ -11,7 +11,8 @@ from pathlib import Path
 from monitor.fetch import Client, make_client
 from monitor.match import Matcher
 from monitor.rates import RateTable, shipped_rates
-from monitor.rules import RulesFile, RulesSource
+from monitor.rules import RulesFile
+from monitor.rules_live import RulesSource
 from monitor.settings import Settings
 from monitor.store import Store, open_store
 

@@ -25,7 +25,6 @@ secrets never sit in the file.
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import re
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -42,8 +41,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from monitor.errors import ConfigError, RulesError
 from monitor.query import QueryError, parse_query, terms_of
 from monitor.render import KINDS, check_template
-
-log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
@@ -405,80 +402,6 @@ def load_rules(path: str | Path) -> LoadedRules:
     except UnicodeDecodeError as exc:
         raise RulesError(str(path), [(1, 1, f"the file is not UTF-8: {exc.reason}")]) from None
     return LoadedRules(str(path), parse_rules(text, str(path)), mtime, text)
-
-
-class SharedRules(Protocol):
-    """Where the processes of a deployment leave the text of the last rules that validated."""
-
-    def save(self, text: str) -> None: ...
-
-    def load(self) -> str | None: ...
-
-
-class RulesSource:
-    """The current rules of a file that ops may edit while the worker runs.
-
-    ``current()`` re-reads the file when it changed on disk. An edit that does not validate
-    is refused: its errors are logged and the last valid rules stay in force. "Last valid" is
-    the deployment's, not this process's: each process shares the text of every version it
-    validates (``shared``), so one that missed a valid edit before a bad one takes the valid
-    edit from there, and a process that starts while the file is invalid starts with it.
-    """
-
-    def __init__(self, path: str | Path, shared: SharedRules | None = None) -> None:
-        self.path = Path(path)
-        self._shared = shared
-        self._refused_mtime: int | None = None
-        try:
-            self._loaded = load_rules(self.path)
-        except RulesError as exc:
-            fallback = self._last_valid_elsewhere(None)
-            if fallback is None:
-                raise
-            self._loaded, self._refused_mtime = fallback, _mtime(self.path)
-            log.error("rules file refused, starting with the last valid version: %s", exc)
-            return
-        self._share(self._loaded)
-
-    def _share(self, loaded: LoadedRules) -> None:
-        if self._shared is not None:
-            self._shared.save(loaded.text)
-
-    def _last_valid_elsewhere(self, have: str | None) -> LoadedRules | None:
-        text = self._shared.load() if self._shared is not None else None
-        if text is None or text == have:
-            return None
-        try:
-            return LoadedRules(str(self.path), parse_rules(text, str(self.path)), -1, text)
-        except RulesError:
-            return None
-
-    def current(self) -> RulesFile:
-        try:
-            mtime = self.path.stat().st_mtime_ns
-        except OSError:
-            return self._loaded.rules
-        if mtime not in (self._loaded.mtime_ns, self._refused_mtime):
-            try:
-                self._loaded = load_rules(self.path)
-                log.info(
-                    "rules reloaded from %s: %d rules", self.path, len(self._loaded.rules.rules)
-                )
-                self._share(self._loaded)
-            except RulesError as exc:
-                self._refused_mtime = mtime
-                log.error("rules edit refused, previous rules stay active: %s", exc)
-                newer = self._last_valid_elsewhere(self._loaded.text)
-                if newer is not None:
-                    self._loaded = newer
-        return self._loaded.rules
-
-
-def _mtime(path: Path) -> int | None:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return None
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ConfigError, RulesError
-from monitor.rules import RulesSource, expand_env, load_rules, parse_rules
+from monitor.rules import expand_env, load_rules, parse_rules
+from monitor.rules_live import RulesSource
 
 CONTRACT = """\
 feeds:
