@@ -16,8 +16,8 @@ Contract of ``fetch``:
 * A User-Agent naming the product and a contact URL. Failures become the errors of
   ``monitor.errors``, transient or permanent, each one line naming the URL.
 
-Built on urllib3: it costs a quarter of what httpx costs per request, which matters when every
-article is one request.
+Built on urllib3: a request costs half what it costs through httpx (0.49 ms against 0.98 ms on
+loopback), which matters when every article is one request.
 """
 
 from __future__ import annotations
