@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from monitor import money_words as W
+from monitor.words import whole_word_offsets
 
 DIGITS = "0-9\u0660-\u0669\u06f0-\u06f9"  # Latin, Arabic-Indic and Persian, for a class
 
@@ -58,20 +59,6 @@ def _may_start_in_words(word: str) -> bool:
     return key in _STARTERS or (key[:1] in "وب" and key[1:] in _STARTERS)
 
 
-def _occurrences(text: str, word: str) -> list[int]:
-    """Offsets where ``word`` stands as a whole word (str.find: far faster than a regex)."""
-    found = []
-    at = text.find(word)
-    while at != -1:
-        end = at + len(word)
-        if (at == 0 or not is_letter(text[at - 1])) and (
-            end == len(text) or not is_letter(text[end])
-        ):
-            found.append(at)
-        at = text.find(word, end)
-    return found
-
-
 def candidate_starts(text: str) -> list[int]:
     """Offsets where an amount may begin, in order. Most of a text is ruled out here by
     regexes, set operations and string search, before any per-word work."""
@@ -90,6 +77,8 @@ def candidate_starts(text: str) -> list[int]:
     for word in tokens:
         if word and _may_start_in_words(word):
             starts.update(
-                at for at in _occurrences(text, word) if _money_word_ahead(text, at + len(word))
+                at
+                for at in whole_word_offsets(text, word, is_letter)
+                if _money_word_ahead(text, at + len(word))
             )
     return sorted(starts)

@@ -28,6 +28,7 @@ from typing import Generic, NamedTuple, TypeVar
 
 from monitor.inflect import Inflection, inflection, proclitic_forms, stems_of
 from monitor.normalize import Normalized, fold
+from monitor.words import whole_word_offsets
 
 # The words of a phrase may be apart by anything but a sentence end: a line break, ! ? ؟ or a
 # full stop followed by a space (a full stop inside a word, as in "U.S." or "3.5", ends none).
@@ -158,7 +159,7 @@ class TermSet(Generic[K]):
                 if not singles and not phrases:
                     continue
             size = len(word)
-            for at in _whole_word_at(folded, word):
+            for at in whole_word_offsets(folded, word):
                 end = at + size
                 if singles:
                     start, stop = span(at, end)
@@ -202,24 +203,6 @@ def _words(text: str) -> set[str]:
         else:
             unique.update(_WORD.findall(token))
     return unique
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
-def _whole_word_at(text: str, word: str) -> list[int]:
-    """Offsets where ``word`` stands as a whole word (``\\w`` boundaries on both sides)."""
-    found = []
-    at = text.find(word)
-    while at != -1:
-        end = at + len(word)
-        if (at == 0 or not _is_word_char(text[at - 1])) and (
-            end == len(text) or not _is_word_char(text[end])
-        ):
-            found.append(at)
-        at = text.find(word, end)
-    return found
 
 
 def _phrase_end(text: str, pos: int, term: _Term[K]) -> int | None:
