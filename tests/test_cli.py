@@ -98,20 +98,33 @@ def test_rules_validate(tmp_path: Path) -> None:
     assert refused.stderr.strip() == f"{bad}:11:28: unknown entity 'putn' in rule 'musk-putin'"
 
 
-def test_poll_once_delivers_then_sends_nothing_more(
-    tmp_path: Path, site: SiteServer, smtp: SmtpSink
-) -> None:
-    article = site.route("/a.html", SEED.read_bytes())
-    feed = site.route(
-        "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
-    )
+def rules_with_feeds(
+    tmp_path: Path, feeds: list[str], target: str = "json://127.0.0.1:9/never", every: str = "5m"
+) -> Path:
+    """RULES with these feeds and channel target, written to tmp_path/rules.yaml."""
+    listed = "".join(f"  - url: {url}\n    every: {every}\n" for url in feeds)
     rules = tmp_path / "rules.yaml"
     rules.write_text(
-        RULES.replace("json://127.0.0.1:9/never", smtp.apprise_url()).replace(
-            "entities:", f"feeds:\n  - url: {feed}\nentities:", 1
+        RULES.replace("json://127.0.0.1:9/never", target).replace(
+            "entities:", f"feeds:\n{listed}entities:", 1
         ),
         encoding="utf-8",
     )
+    return rules
+
+
+def seed_feed(site: SiteServer) -> str:
+    """A feed on the test site whose one item is the seed article."""
+    article = site.route("/a.html", SEED.read_bytes())
+    return site.route(
+        "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
+    )
+
+
+def test_poll_once_delivers_then_sends_nothing_more(
+    tmp_path: Path, site: SiteServer, smtp: SmtpSink
+) -> None:
+    rules = rules_with_feeds(tmp_path, [seed_feed(site)], smtp.apprise_url())
     env = {
         "MONITOR_RULES": str(rules),
         "MONITOR_STATE_DIR": str(tmp_path / "state"),
@@ -129,17 +142,7 @@ def test_poll_once_delivers_then_sends_nothing_more(
 def test_run_is_worker_and_scheduler_in_one_command(
     tmp_path: Path, site: SiteServer, smtp: SmtpSink
 ) -> None:
-    article = site.route("/a.html", SEED.read_bytes())
-    feed = site.route(
-        "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
-    )
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        RULES.replace("json://127.0.0.1:9/never", smtp.apprise_url()).replace(
-            "entities:", f"feeds:\n  - url: {feed}\n    every: 1s\nentities:", 1
-        ),
-        encoding="utf-8",
-    )
+    rules = rules_with_feeds(tmp_path, [seed_feed(site)], smtp.apprise_url(), every="1s")
     env = {
         "MONITOR_STATE_DIR": str(tmp_path / "state"),
         "MONITOR_BEAT_INTERVAL": "0.5",
@@ -161,11 +164,7 @@ def test_feeds_shows_each_feeds_health(tmp_path: Path, site: SiteServer) -> None
         content_type="application/rss+xml",
     )
     broken = site.route("/broken.xml", "down", status=503)
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        RULES.replace("entities:", f"feeds:\n  - url: {good}\n  - url: {broken}\nentities:", 1),
-        encoding="utf-8",
-    )
+    rules = rules_with_feeds(tmp_path, [good, broken])
     env = {
         "MONITOR_RULES": str(rules),
         "MONITOR_STATE_DIR": str(tmp_path / "state"),
