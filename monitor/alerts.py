@@ -9,12 +9,21 @@ the environment at the moment of sending.
 An alert counts as sent when apprise reports success for its one target (every service that
 URL loaded accepted it; a partial success is a failure). ``monitor.delivery`` records that in
 the store before the task is acknowledged.
+
+Every message carries the alert id as its idempotency key, the same on every attempt: an
+``Idempotency-Key`` header on HTTP targets that take headers (json://, xml://, form://) and
+the ``Message-ID`` of email (``<id@smtp-host>``). A worker killed after a target accepted an
+alert and before the store recorded it sends the alert again; a receiver that honours the
+key (a webhook that keeps the keys it has seen, a mail store that drops a Message-ID it
+already holds) shows the analyst one message. Chat services take no such key.
 """
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import html
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +39,33 @@ from monitor.render import kind_of, render
 from monitor.secrets import hidden, redact, secrets_of
 
 SNIPPET_CONTEXT = 120  # characters shown on each side of the first piece of evidence
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+# The Message-ID of the email being sent in this thread or task, if any. Apprise makes the
+# Message-ID itself, after any header we give it, so the only way to make it stable is to
+# answer its call for a new one (``_message_id`` below).
+_MESSAGE_ID_KEY: ContextVar[str | None] = ContextVar("message_id_key", default=None)
+
+
+def _message_id(idstring: str | None = None, domain: str | None = None) -> str:
+    key = _MESSAGE_ID_KEY.get()
+    if key is None:
+        return email.utils.make_msgid(idstring, domain)
+    return f"<{key}@{domain or 'localhost'}>"
+
+
+def _install_message_id() -> None:
+    import apprise.plugins.email.base as email_base
+
+    if not hasattr(email_base, "make_msgid"):
+        raise ImportError(
+            "this apprise no longer makes Message-IDs with make_msgid: stable email "
+            "Message-IDs need monitor.alerts updated"
+        )
+    email_base.make_msgid = _message_id
+
+
+_install_message_id()
 
 
 def alert_id(rule: str, article_key: str, channel: str, target: int) -> str:
@@ -209,19 +245,31 @@ def send(
 def _send(
     alert: Alert, url: str, zone: str, template: str | None, secrets: tuple[str, ...]
 ) -> None:
-    notifier = apprise.Apprise(asset=apprise.AppriseAsset(secure_logging=True))
+    asset = apprise.AppriseAsset(secure_logging=True)
     subject = f"{alert.channel}#{alert.target}"
-    if not notifier.add(url):
+    plugin = apprise.Apprise.instantiate(url, asset=asset)
+    if not plugin:
         raise DeliveryFailed("the channel URL is not one apprise understands", subject=subject)
     message = render(alert.to_dict(), kind_of(url), zone, template)
+    headers = getattr(plugin, "headers", None)
+    if message.kind != "email" and isinstance(headers, dict):
+        headers[IDEMPOTENCY_HEADER] = alert.id
+    notifier = apprise.Apprise(asset=asset)
+    notifier.add(plugin)
     body_format = {
         "email": apprise.NotifyFormat.HTML,
         "markdown": apprise.NotifyFormat.MARKDOWN,
         "text": apprise.NotifyFormat.TEXT,
     }[message.kind]
-    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
-        result = notifier.notify(title=message.subject, body=message.body, body_format=body_format)
-        detail = captured.getvalue().strip().splitlines()
+    token = _MESSAGE_ID_KEY.set(alert.id)
+    try:
+        with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+            result = notifier.notify(
+                title=message.subject, body=message.body, body_format=body_format
+            )
+            detail = captured.getvalue().strip().splitlines()
+    finally:
+        _MESSAGE_ID_KEY.reset(token)
     services = list(result)
     # Check each service the URL loaded, not only the overall result: a partial success is
     # a failure of this target, and the whole target is tried again.

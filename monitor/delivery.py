@@ -21,10 +21,12 @@ Nothing is lost when a worker dies: the record stays ``pending`` and the lease e
 queue gives the message back, and ``stale_alerts`` finds any pending alert whose delivery is
 overdue by ``MONITOR_DELIVERY_STALE_AFTER`` so the beat task queues it again.
 
-The one window that cannot be closed: a worker killed after the target accepted the alert and
-before step 3 recorded it. The alert is then sent again. No target we send to takes an
-idempotency key, so only the width of that window (one store write) can be kept small;
-``tests/bench/bench_kill.py`` measures how often a kill lands in it.
+The one window no sender can close alone: a worker killed after the target accepted the alert
+and before step 3 recorded it. The alert is then sent again, under the same idempotency key
+(``monitor.alerts``: the ``Idempotency-Key`` header of webhooks, the ``Message-ID`` of email),
+so a receiver that honours the key shows it once; chat services take no key, and there only
+the width of the window (one store write) is kept small. ``tests/bench/bench_kill.py``
+measures how often a kill lands in it.
 """
 
 from __future__ import annotations

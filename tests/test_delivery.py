@@ -71,6 +71,29 @@ def test_a_target_down_for_a_while_gets_everything_once_and_the_other_is_not_res
     assert (len(smtp.messages), len(webhook.received)) == (4, 4)
 
 
+def test_every_attempt_at_an_alert_carries_the_same_idempotency_key(
+    contexts, site: SiteServer, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    serve_articles(site, 1)
+    ctx = contexts(rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()]))
+    webhook.fail_next(2)
+
+    assert run_cycle(ctx, attempts=3, pause=0.01).alerts == {"sent": 4}
+
+    alerts = {k.removeprefix("alert:"): ctx.store.get(k) for k in ctx.store.keys("alert:")}
+    hook_ids = {i for i, a in alerts.items() if a is not None and a["target"] == 1}
+    mail_ids = {i for i, a in alerts.items() if a is not None and a["target"] == 0}
+    refused = [p["headers"]["Idempotency-Key"] for p in webhook.failed]
+    accepted = [p["headers"]["Idempotency-Key"] for p in webhook.received]
+    # Each alert's key is its id, and a refused attempt's key comes back with the retry.
+    assert sorted(accepted) == sorted(hook_ids)
+    assert len(refused) == 2 and set(refused) <= hook_ids
+    assert sorted(str(m["Message-ID"]) for m in smtp.messages) == sorted(
+        f"<{i}@127.0.0.1>" for i in mail_ids
+    )
+    assert all(len(m.get_all("Message-ID") or []) == 1 for m in smtp.messages)
+
+
 def test_redelivery_and_a_second_feed_with_the_same_item_send_nothing_more(
     contexts, site: SiteServer, webhook: WebhookSink
 ) -> None:

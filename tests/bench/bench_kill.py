@@ -3,8 +3,10 @@ what the SMTP and webhook sinks received per (rule, article, target).
 
     .venv/bin/python tests/bench/bench_kill.py --kills 5 --articles 10
 
-Prints alerts expected and sent, duplicates (a kill after the target accepted and before the
-store recorded it), lost, and how many kills the run survived.
+Prints alerts expected and messages received; repeats on the wire (a kill after the target
+accepted and before the store recorded it: the same alert again under the same idempotency
+key); duplicates as the analyst sees them (one alert under two keys: must be 0); lost (must be
+0); and how many kills the run survived.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def main() -> None:
             articles=args.articles, kills=args.kills, settle=180.0,
         )  # fmt: skip
     print(
-        f"alerts expected {figures.expected}, sent {figures.sent}, "
+        f"alerts expected {figures.expected}, messages received {figures.sent}, "
+        f"repeats under the same key {figures.repeats}, "
         f"duplicates {figures.duplicates}, lost {figures.lost}, "
         f"kills survived {figures.kills}, sends cut off by a kill {figures.abandoned}, "
         f"alerts caught between acceptance and record {figures.in_window}"
