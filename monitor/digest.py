@@ -9,7 +9,10 @@ Per rule (``monitor.rules.Rule``):
   is held, and one message per period and target lists them all.
 
 Held alerts wait in periods of the digest (or, for a rule with only a cooldown, of the
-cooldown), aligned to the epoch in UTC: an hourly digest goes out after each full hour. A
+cooldown), aligned to midnight in the analyst's zone (``MONITOR_TIMEZONE``): a daily digest
+goes out at the analyst's midnight, an hourly one on the analyst's hour (in Asia/Kolkata that
+is half past a UTC hour). The zone's offset is read when an alert is held, so across a
+daylight-saving change one period is an hour longer or shorter. A
 digest is an alert like any other (``items`` lists the articles), made only if absent and
 delivered through ``monitor.delivery``, so it too is sent once and retried per target.
 
@@ -25,7 +28,9 @@ import hashlib
 import logging
 import math
 import time
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.alerts import Alert, alert_id, make_alerts
 from monitor.context import Context
@@ -51,9 +56,11 @@ def _rule(ctx: Context, name: str) -> Rule | None:
     return next((r for r in ctx.rules.rules if r.name == name), None)
 
 
-def period_end(now: float, period: float) -> float:
-    """The end of the period (aligned to the epoch) that contains ``now``."""
-    return (math.floor(now / period) + 1) * period
+def period_end(now: float, period: float, zone: str = "UTC") -> float:
+    """The end of the period that contains ``now``, periods counted from midnight in ``zone``."""
+    offset = datetime.fromtimestamp(now, ZoneInfo(zone)).utcoffset() or timedelta()
+    shift = offset.total_seconds()
+    return (math.floor((now + shift) / period) + 1) * period - shift
 
 
 def record_alerts(
@@ -82,7 +89,7 @@ def record_alerts(
         alert.due_at = now
         if hold and period is not None:
             alert.status = "held"
-            due = period_end(now, period.total_seconds())
+            due = period_end(now, period.total_seconds(), ctx.settings.timezone)
             group = _group(alert.rule, alert.channel, alert.target)
             # The note first: a crash after it leaves a note the build skips (the alert is
             # not "held"); a crash before the alert is made leaves nothing half done.

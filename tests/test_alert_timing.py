@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from monitor.context import Context, open_context
 from monitor.delivery import deliver_alert
-from monitor.digest import flush_digests
+from monitor.digest import flush_digests, period_end
 from monitor.pipeline import run_cycle
 from monitor.settings import Settings
 from tests.feeds import rss
@@ -164,3 +165,25 @@ def test_a_rule_template_renders_in_a_sandbox(
     sneaky = [b for b in bodies if "subclasses" in b or "<class" in b]
     assert sneaky == []  # the sandbox refused it; the default template was used instead
     assert len(bodies) == 4  # both rules, both articles
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("now", "period", "zone", "end"),
+    [
+        # 01:30 in Riyadh (UTC+3): the analyst's day ends at their midnight, 21:00 UTC.
+        ("2026-11-24T22:30:00+00:00", 86400, "Asia/Riyadh", "2026-11-25T21:00:00+00:00"),
+        ("2026-11-24T22:30:00+00:00", 86400, "UTC", "2026-11-25T00:00:00+00:00"),
+        # 15:40 in Kolkata (UTC+5:30): the hour ends at 16:00 there, 10:30 UTC.
+        ("2026-11-24T10:10:00+00:00", 3600, "Asia/Kolkata", "2026-11-24T10:30:00+00:00"),
+        # New York in summer (UTC-4): midnight there is 04:00 UTC.
+        ("2026-07-01T03:00:00+00:00", 86400, "America/New_York", "2026-07-01T04:00:00+00:00"),
+    ],
+)
+def test_digest_periods_end_on_the_analysts_clock(
+    now: str, period: float, zone: str, end: str
+) -> None:
+    assert period_end(_epoch(now), period, zone) == _epoch(end)
