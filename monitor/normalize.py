@@ -1,16 +1,33 @@
 """The one normaliser for every text we match: aliases, keywords and article bodies alike.
 
-``normalize(text)`` returns the folded text together with, for each folded character, the
-span of original characters it came from, so a match found in the folded text maps back to
-exact offsets in the original.
+``normalize(text)`` returns the folded text together with a map back to the original, so a
+match found in the folded text maps back to exact offsets in the original.
 
-Folding, per character (after canonical composition of combining sequences):
+What folding is, per character (after canonical composition of combining sequences: a base
+character and its combining marks fold as one unit, a *cluster*):
 
 * Unicode NFKC, then case folding (``"Straße"`` → ``"strasse"``, ``"ﻻ"`` → ``"لا"``);
 * Arabic: diacritics U+064B–U+0652 and U+0670 and tatweel U+0640 removed; أ إ آ ٱ → ا;
   ى → ي; ة → ه;
 * Arabic-Indic (٠–٩) and Persian (۰–۹) digits → ASCII digits;
 * Arabic decimal and thousands separators ٫ ٬ → ``.`` ``,``.
+
+The folded text is the concatenation of the folds of the clusters, and each folded character
+maps back to the span of the cluster it came from.
+
+How it is fast. Going character by character in Python costs milliseconds per article, so
+almost all of the work is done by ``str`` methods and the regex engine, in C. Every character
+falls in one of three classes, decided once per process for each 256-character page of
+Unicode the texts touch:
+
+* *plain*: it folds as ``str.casefold`` folds it, to one character (almost all letters);
+* *swapped*: it folds to one other character (أ → ا, ٣ → 3, a no-break space → a space),
+  which ``str.replace`` puts in place before casefolding;
+* *unusual*: it folds to no character or to several (a diacritic, "ß" → "ss", "ﬁ" → "fi").
+
+Neither of the first two changes the length, so the one map back that folding needs is the
+list of the few places where an unusual character or a cluster stands: a regex finds them,
+each is folded on its own, and the text between them is casefolded in one call.
 """
 
 from __future__ import annotations
@@ -36,11 +53,12 @@ _ARABIC_MAP = {
 }
 # Combining marks that compose with a base letter (Latin accents and the like); Arabic
 # diacritics are dropped instead, so they are not in this class.
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_MARKS = r"\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_COMBINING = re.compile(f"[{_MARKS}]")
 
 
-@lru_cache(maxsize=65536)
-def _fold(cluster: str) -> str:
+def fold_cluster(cluster: str) -> str:
+    """The fold of one cluster: a character, or a base character and its combining marks."""
     if cluster in _ARABIC_DROP:
         return ""
     folded = unicodedata.normalize("NFKC", cluster).casefold()
@@ -48,128 +66,148 @@ def _fold(cluster: str) -> str:
     return "".join(_ARABIC_MAP.get(ch, ch) for ch in folded if ch not in _ARABIC_DROP)
 
 
+_fold = lru_cache(maxsize=65536)(fold_cluster)
+
+
+class _Classes:
+    """The plain and swapped characters of the pages of Unicode met so far, and the regex that
+    finds every other character in a text."""
+
+    def __init__(self) -> None:
+        self.pages: set[int] = set()
+        self.plain: set[int] = set()
+        self.swaps: dict[str, str] = {}
+        self.learn({0})
+
+    def learn(self, pages: set[int]) -> None:
+        for page in pages - self.pages:
+            for point in range(page << 8, (page + 1) << 8):
+                ch = chr(point)
+                if _COMBINING.match(ch):
+                    continue  # a mark always folds with the character before it
+                out = fold_cluster(ch)
+                if out == ch.casefold() and len(out) == 1:
+                    self.plain.add(point)
+                elif len(out) == 1 and out.casefold() == out:
+                    self.swaps[ch] = out
+        # A character of a page not yet in the regex is taken as unusual, which folds it the
+        # same way, only slower: so a text folded meanwhile (another thread) is still right.
+        self.pages |= pages
+        self.not_plain = re.compile(f"[^{_ranges(self.plain)}]")
+
+
+def _ranges(points: set[int]) -> str:
+    """A regex character class body for a set of code points, as ranges."""
+    out: list[str] = []
+    ordered = sorted(points)
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        out.append(f"\\U{ordered[i]:08x}" + (f"-\\U{ordered[j]:08x}" if j > i else ""))
+        i = j + 1
+    return "".join(out)
+
+
+_CLASSES = _Classes()
+
+
 @dataclass(frozen=True, slots=True)
 class Normalized:
     """A folded text and the map back to the text it came from.
 
-    Either ``starts``/``ends`` give the original span of every folded character (when folding
-    changed lengths), or ``cuts`` lists, for each run of folded text after a dropped
-    character, ``(folded offset, characters dropped so far)``; with neither, offsets are the
-    identity.
+    ``pieces`` lists, in order, each place where folding did not map one character to one
+    character, as ``(folded start, folded end, original start, original end)``;
+    ``piece_starts`` holds their folded starts, for bisection. Between two pieces, folded and
+    original characters correspond one to one.
     """
 
     original: str
     text: str
-    starts: tuple[int, ...] | None = None
-    ends: tuple[int, ...] | None = None
-    cuts: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    piece_starts: tuple[int, ...] = ()
+    pieces: tuple[tuple[int, int, int, int], ...] = ()
 
-    def _shift(self, index: int) -> int:
-        positions, dropped = self.cuts or ((), ())
-        at = bisect_right(positions, index) - 1
-        return index + (dropped[at] if at >= 0 else 0)
+    def _origin(self, index: int) -> tuple[int, int]:
+        """The original span of the folded character at ``index``."""
+        at = bisect_right(self.piece_starts, index) - 1
+        if at < 0:
+            return index, index + 1
+        _, folded_end, start, end = self.pieces[at]
+        if index < folded_end:
+            return start, end
+        shifted = end + index - folded_end
+        return shifted, shifted + 1
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the folded slice ``text[start:end]`` (``end > start``)."""
-        if self.starts is not None and self.ends is not None:
-            return self.starts[start], self.ends[end - 1]
-        if self.cuts is not None:
-            return self._shift(start), self._shift(end - 1) + 1
-        return start, end
+        if not self.pieces:
+            return start, end
+        return self._origin(start)[0], self._origin(end - 1)[1]
 
 
-def _clusters(text: str) -> list[tuple[int, str]]:
-    """Split into (offset, base character plus its combining marks)."""
-    out: list[tuple[int, str]] = []
-    for i, ch in enumerate(text):
-        if out and _COMBINING.match(ch):
-            offset, cluster = out[-1]
-            out[-1] = (offset, cluster + ch)
-        else:
-            out.append((i, ch))
-    return out
+def _not_plain(text: str) -> set[str]:
+    """The distinct characters of a text that are not plain, learning the pages it touches."""
+    found = set(_CLASSES.not_plain.findall(text))
+    new = {ord(ch) >> 8 for ch in found} - _CLASSES.pages
+    if not new:
+        return found
+    _CLASSES.learn(new)
+    return _not_plain(text)
 
 
-def _fold_by_character(text: str) -> Normalized:
-    """The general case: some character folds to more or fewer than one character."""
-    pieces = [(offset, cluster, _fold(cluster)) for offset, cluster in _clusters(text)]
-    starts: list[int] = []
-    ends: list[int] = []
-    for offset, cluster, out in pieces:
-        starts.extend([offset] * len(out))
-        ends.extend([offset + len(cluster)] * len(out))
-    return Normalized(text, "".join(p[2] for p in pieces), tuple(starts), tuple(ends))
-
-
-# Characters seen so far whose folding is just ``str.casefold`` to one character: a text made
-# only of them needs no per-character work beyond casefolding.
-_PLAIN: set[str] = set()
-
-
-def _beyond_casefold(text: str) -> dict[str, str] | None:
-    """What folding does beyond casefolding, as a map from casefolded character to its
-    folded form ("" when dropped); None when that is not one character to at most one (the
-    text must then be folded character by character)."""
-    chars = set(text)
-    if chars <= _PLAIN:
-        return {}
-    extra: dict[str, str] = {}
-    for ch in chars - _PLAIN:
-        out, low = _fold(ch), ch.casefold()
-        if out == low:
-            if len(low) == 1:
-                _PLAIN.add(ch)
-            continue
-        if len(out) > 1 or extra.get(low, out) != out:
-            return None
-        extra[low] = out
-    return extra
+@lru_cache(maxsize=1024)
+def _places(unusual: str) -> re.Pattern[str]:
+    """What finds the unusual characters of a text and its clusters, one match for each."""
+    if not _COMBINING.search(unusual):
+        return re.compile(f"[{re.escape(unusual)}]")
+    # A cluster first: a base character followed by marks, or marks with no base (only at the
+    # very start of a text).
+    clusters = f"[^{_MARKS}][{_MARKS}]+|[{_MARKS}]+"
+    return re.compile(f"{clusters}|[{re.escape(unusual)}]")
 
 
 def normalize(text: str) -> Normalized:
     """Fold ``text`` for matching; see the module docstring for what folding does."""
     if text.isascii():
         return Normalized(text, text.lower())
-    folded = text.casefold()
-    if len(folded) != len(text) or _COMBINING.search(text):
-        return _fold_by_character(text)
-    # Fast path: every character folds to one character, or is dropped. Casefolding the
-    # whole text runs in C; what folding does beyond it (NFKC, the Arabic map) is decided
-    # once per distinct character and applied with one str.replace each.
-    extra = _beyond_casefold(text)
-    if extra is None:
-        return _fold_by_character(text)
-    positions: list[int] = []
-    dropped: list[int] = []
-    dropping = "".join(sorted(ch for ch, out in extra.items() if not out))
-    if dropping:
-        count = 0
-        for m in _drop_class(dropping).finditer(folded):
-            count += m.end() - m.start()
-            positions.append(m.end() - count)
-            dropped.append(count)
-    result = folded
-    for old, new in extra.items():
-        result = result.replace(old, new)
-    if not positions:
-        return Normalized(text, result)
-    return Normalized(text, result, cuts=(tuple(positions), tuple(dropped)))
-
-
-@lru_cache(maxsize=1024)
-def _drop_class(chars: str) -> re.Pattern[str]:
-    return re.compile("[" + re.escape(chars) + "]+")
+    found = _not_plain(text)
+    if not found:
+        return Normalized(text, text.casefold())
+    # One character for one: positions do not move, so the unusual places found in the
+    # original text stand at the same offsets in the swapped one.
+    swapped = text
+    swaps = _CLASSES.swaps
+    unusual = []
+    for ch in found:
+        if ch in swaps:
+            swapped = swapped.replace(ch, swaps[ch])
+        else:
+            unusual.append(ch)
+    if not unusual:
+        return Normalized(text, swapped.casefold())
+    parts: list[str] = []
+    piece_starts: list[int] = []
+    pieces: list[tuple[int, int, int, int]] = []
+    last = 0
+    shift = 0  # folded offset minus original offset, after the pieces so far
+    for m in _places("".join(sorted(unusual))).finditer(text):
+        start, end = m.span()
+        out = _fold(m.group())
+        parts.append(swapped[last:start].casefold())
+        parts.append(out)
+        last = end
+        if end - start != 1 or len(out) != 1:
+            folded_start = start + shift
+            piece_starts.append(folded_start)
+            pieces.append((folded_start, folded_start + len(out), start, end))
+            shift += len(out) - (end - start)
+    parts.append(swapped[last:].casefold())
+    return Normalized(text, "".join(parts), tuple(piece_starts), tuple(pieces))
 
 
 def fold(text: str) -> str:
     """Just the folded text, for terms and aliases where offsets do not matter."""
     if text.isascii():
         return text.lower()
-    folded = text.casefold()
-    if len(folded) == len(text) and not _COMBINING.search(text):
-        extra = _beyond_casefold(text)
-        if extra is not None:
-            for old, new in extra.items():
-                folded = folded.replace(old, new)
-            return folded
     return normalize(text).text
