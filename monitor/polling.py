@@ -16,7 +16,9 @@ a message lost with its worker (or with a broker restart) is not an article lost
 expire after the retention.
 
 ``poll_feeds`` polls a batch with ``MONITOR_POLL_THREADS`` threads and at most
-``MONITOR_PER_HOST_CONCURRENCY`` requests in flight to any one host.
+``MONITOR_PER_HOST_CONCURRENCY`` requests in flight to any one host. The batch is taken in
+turns across hosts, so the threads do not all wait on the first host's limit while the others
+have work.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain, zip_longest
 
 from monitor import metrics
 from monitor.context import Context, now_iso
@@ -153,6 +156,16 @@ class HostLimit:
             return self._slots[host_of(url)]
 
 
+def in_turns_by_host(urls: list[str]) -> list[str]:
+    """``urls`` reordered so that hosts take turns: the first feed of each host, then the
+    second of each, and so on (the order within a host kept)."""
+    by_host: dict[str, list[str]] = defaultdict(list)
+    for url in urls:
+        by_host[host_of(url)].append(url)
+    turns = zip_longest(*by_host.values())
+    return [url for url in chain.from_iterable(turns) if url is not None]
+
+
 def poll_feeds(ctx: Context, urls: list[str]) -> list[str]:
     """Poll a batch of feeds at once (see the module docstring); the ids of new articles.
 
@@ -172,4 +185,5 @@ def poll_feeds(ctx: Context, urls: list[str]) -> list[str]:
 
     threads = max(1, min(ctx.settings.poll_threads, len(urls)))
     with ThreadPoolExecutor(threads, thread_name_prefix="poll") as pool:
-        return [article for found in pool.map(one, urls) for article in found]
+        found = pool.map(one, in_turns_by_host(urls))
+        return [article for articles in found for article in articles]

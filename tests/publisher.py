@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     owner: Publisher
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-connection (a worker stopped or killed) is no error of ours."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -55,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
             owner.in_flight += 1
             owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
             owner.requests.append((self.path, dict(self.headers.items())))
+            owner.arrivals.append(time.monotonic())
             page = owner.pages.get(self.path)
         try:
             self._answer(owner, page)
@@ -132,6 +139,7 @@ class Publisher(_Stoppable):
         self.latency = latency
         self.pages: dict[str, Page] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.arrivals: list[float] = []  # when each of ``requests`` came (time.monotonic)
         self.lock = threading.Lock()
         self.in_flight = self.max_in_flight = 0
         self.not_modified = self.bytes_sent = self.bytes_full = 0
@@ -165,6 +173,7 @@ class Publisher(_Stoppable):
     def reset_counts(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.arrivals.clear()
             self.max_in_flight = self.not_modified = self.bytes_sent = self.bytes_full = 0
 
     def stop(self) -> None:

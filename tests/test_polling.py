@@ -213,6 +213,21 @@ def test_per_host_limit_holds_while_hosts_are_polled_at_once(make_context: Any) 
         assert one.max_in_flight == 2 and two.max_in_flight == 2
 
 
+def test_a_busy_host_does_not_hold_up_the_others(make_context: Any) -> None:
+    # One host's feeds listed before the other's, fewer threads than feeds: threads must not
+    # all wait on the first host's limit while the second host has work.
+    with Publisher("127.0.0.1", latency=0.2) as one, Publisher("127.0.0.2", latency=0.2) as two:
+        urls = [one.serve(f"/{i}.xml", items(1)) for i in range(8)]
+        urls += [two.serve(f"/{i}.xml", items(1)) for i in range(8)]
+        ctx = make_context(urls, per_host_concurrency=2, poll_threads=4)
+        poll_feeds(ctx, urls)
+        assert len(one.arrivals) == len(two.arrivals) == 8
+        # The second host's first request came before the first host's third: both hosts
+        # were polled from the start.
+        assert two.arrivals[0] < one.arrivals[2]
+        assert one.max_in_flight == 2 and two.max_in_flight == 2
+
+
 def test_a_batch_survives_its_failing_feeds(publisher: Publisher, make_context: Any) -> None:
     good = publisher.serve("/good.xml", items(2))
     bad = publisher.serve("/bad.xml", "boom", status=500)
