@@ -29,6 +29,7 @@ import urllib3
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from monitor.settings import Settings  # noqa: E402
 from tests.feeds import rss  # noqa: E402
 from tests.publisher import Publisher  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
@@ -68,6 +69,9 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--cycle-timeout", type=float, default=60.0)
+    defaults = Settings.model_fields
+    parser.add_argument("--threads", type=int, default=defaults["poll_threads"].default)
+    parser.add_argument("--batch", type=int, default=defaults["poll_batch"].default)
     args = parser.parse_args()
     rng = random.Random(7)  # noqa: S311  (a reproducible mix)
 
@@ -109,8 +113,8 @@ def main() -> None:
         "MONITOR_STATE_DIR": str(tmp / "state"),
         "MONITOR_BEAT_INTERVAL": "0.2",
         "MONITOR_ALLOWED_NETWORKS": "127.0.0.0/8",  # the publishers are on loopback
-        "MONITOR_POLL_THREADS": "32",
-        "MONITOR_POLL_BATCH": "200",
+        "MONITOR_POLL_THREADS": str(args.threads),
+        "MONITOR_POLL_BATCH": str(args.batch),
     }
     keys = [f"{NS}feed:{u}" for u in urls]
 
