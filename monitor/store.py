@@ -5,17 +5,25 @@ operation, ``claim``: set a key only if it is absent (Redis ``SET NX EX``, SQLit
 IGNORE`` in one transaction). Every "exactly once" in the monitor is a claim: an article seen,
 a feed's polling slot, an alert being sent.
 
+Besides documents, a key may hold a set of strings whose members expire one by one
+(``add_member``, ``members``): an index that many workers add to at once without losing an
+addition, as a read-modify-write of one document would. A set's key is only ever used as a set.
+
 Keys in use: ``seen:<article key>``, ``entry:<article id>``, ``alert:<alert id>``,
-``sending:<alert id>``, ``slot:<feed url>``, ``feed:<feed url>``.
+``sending:<alert id>``, ``slot:<feed url>``, ``feed:<feed url>``; for near-duplicates (see
+``monitor.neardup``) the sets ``near:<quarter>:<value>``, ``near-pair:<hash>`` and
+``near-first:<article key>``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +33,7 @@ from monitor.settings import Settings
 
 JSON = dict[str, Any]
 PURGE_EVERY = 300.0  # seconds between two sweeps of expired rows in SQLite
+SQL_VARIABLES = 500  # keys per query, well under SQLite's limit on bound parameters
 
 
 class Store(Protocol):
@@ -42,6 +51,15 @@ class Store(Protocol):
 
     def keys(self, prefix: str) -> list[str]:
         """Every live key that starts with ``prefix`` (for listings, not for hot paths)."""
+        ...
+
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        """Add ``member`` to the set at ``key`` for ``ttl`` seconds (each member expires on its
+        own; adding it again keeps the later expiry)."""
+        ...
+
+    def members(self, keys: Iterable[str]) -> set[str]:
+        """The live members of the sets at ``keys``, all together (one round trip to Redis)."""
         ...
 
     def ping(self) -> None:
@@ -77,6 +95,24 @@ class RedisStore:
         pattern = self._ns + prefix.replace("*", r"\*") + "*"
         return sorted(str(k)[len(self._ns) :] for k in self._redis.scan_iter(pattern, count=500))
 
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        # A sorted set scored by expiry; the key itself lives as long as its last member.
+        now, name, lifetime = time.time(), self._ns + key, math.ceil(ttl * 1000)
+        with self._redis.pipeline() as pipe:
+            pipe.zadd(name, {member: now + ttl}, gt=True)
+            pipe.zremrangebyscore(name, "-inf", now)
+            pipe.pexpire(name, lifetime, nx=True)
+            pipe.pexpire(name, lifetime, gt=True)
+            pipe.execute()
+
+    def members(self, keys: Iterable[str]) -> set[str]:
+        now = time.time()
+        with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrangebyscore(self._ns + key, f"({now}", "+inf")
+            found = pipe.execute()
+        return {str(member) for live in found for member in live}
+
     def ping(self) -> None:
         self._redis.ping()
 
@@ -103,6 +139,10 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS kv "
                 "(key TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL)"
             )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sets (key TEXT NOT NULL, member TEXT NOT NULL, "
+                "expires REAL NOT NULL, PRIMARY KEY (key, member)) WITHOUT ROWID"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         pid = os.getpid()
@@ -121,6 +161,7 @@ class SqliteStore:
             if now - self._purged_at > PURGE_EVERY:
                 # Redis expires keys itself; here expired rows go in bulk now and then.
                 db.execute("DELETE FROM kv WHERE expires <= ?", (now,))
+                db.execute("DELETE FROM sets WHERE expires <= ?", (now,))
                 self._purged_at = now
             else:
                 db.execute("DELETE FROM kv WHERE key = ? AND expires <= ?", (key, now))
@@ -152,16 +193,40 @@ class SqliteStore:
         )
 
     def delete(self, key: str) -> None:
-        self._connect().execute("DELETE FROM kv WHERE key = ?", (key,))
+        db = self._connect()
+        db.execute("DELETE FROM kv WHERE key = ?", (key,))
+        db.execute("DELETE FROM sets WHERE key = ?", (key,))
 
     def keys(self, prefix: str) -> list[str]:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._connect().execute(
-            "SELECT key FROM kv WHERE key LIKE ? ESCAPE '\\' "
-            "AND (expires IS NULL OR expires > ?) ORDER BY key",
+            "SELECT key FROM kv WHERE key LIKE ?1 ESCAPE '\\' "
+            "AND (expires IS NULL OR expires > ?2) "
+            "UNION SELECT key FROM sets WHERE key LIKE ?1 ESCAPE '\\' AND expires > ?2 "
+            "ORDER BY key",
             (escaped + "%", time.time()),
         )
         return [r[0] for r in rows]
+
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        self._connect().execute(
+            "INSERT INTO sets VALUES (?, ?, ?) ON CONFLICT (key, member) "
+            "DO UPDATE SET expires = max(expires, excluded.expires)",
+            (key, member, time.time() + ttl),
+        )
+
+    def members(self, keys: Iterable[str]) -> set[str]:
+        db, now, wanted = self._connect(), time.time(), list(keys)
+        found: set[str] = set()
+        for at in range(0, len(wanted), SQL_VARIABLES):
+            chunk = wanted[at : at + SQL_VARIABLES]
+            placeholders = ",".join("?" * len(chunk))
+            rows = db.execute(
+                f"SELECT member FROM sets WHERE expires > ? AND key IN ({placeholders})",  # noqa: S608  (only placeholders go in)
+                (now, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
 
     def ping(self) -> None:
         self._connect().execute("SELECT 1").fetchone()

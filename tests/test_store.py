@@ -48,3 +48,43 @@ def test_sqlite_claims_are_exclusive_across_connections(tmp_path: Path) -> None:
     first, second = SqliteStore(tmp_path / "s.db"), SqliteStore(tmp_path / "s.db")
     assert first.claim("k", 60)
     assert not second.claim("k", 60)
+
+
+def test_set_members_from_many_keys_at_once(store: Store) -> None:
+    store.add_member("near:0:ab", "one", 60)
+    store.add_member("near:0:ab", "two", 60)
+    store.add_member("near:1:cd", "three", 60)
+    store.add_member("near:1:cd", "three", 60)  # adding again keeps one
+    assert store.members(["near:0:ab", "near:1:cd", "near:2:absent"]) == {"one", "two", "three"}
+    assert store.members(["near:1:cd"]) == {"three"}
+    assert store.members([]) == set()
+
+
+def test_set_members_expire_one_by_one(store: Store) -> None:
+    store.add_member("near:0:ab", "short", 0.3)
+    store.add_member("near:0:ab", "long", 60)
+    store.add_member("near:0:cd", "renewed", 0.3)
+    store.add_member("near:0:cd", "renewed", 60)  # the later expiry stands
+    store.add_member("near:0:cd", "kept", 60)
+    store.add_member("near:0:cd", "kept", 0.3)  # a shorter one does not cut it
+    time.sleep(0.5)
+    assert store.members(["near:0:ab"]) == {"long"}
+    assert store.members(["near:0:cd"]) == {"renewed", "kept"}
+
+
+def test_a_set_lives_as_long_as_its_last_member(store: Store) -> None:
+    store.add_member("near:0:ab", "long", 60)
+    store.add_member("near:0:ab", "short", 0.3)
+    store.add_member("near:0:cd", "short", 0.3)
+    time.sleep(0.5)
+    assert store.keys("near:") == ["near:0:ab"]
+    store.delete("near:0:ab")
+    assert store.keys("near:") == []
+    assert store.members(["near:0:ab"]) == set()
+
+
+def test_set_members_many_keys(store: Store) -> None:
+    keys = [f"near:{i}" for i in range(1200)]  # more than one SQL query's worth
+    store.add_member(keys[-1], "last", 60)
+    store.add_member(keys[0], "first", 60)
+    assert store.members(keys) == {"first", "last"}
