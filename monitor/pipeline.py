@@ -4,10 +4,16 @@
 ``process_article(article_id)`` → ``monitor.delivery.deliver_alert(alert_id)``.
 The Celery tasks call these one step per message; ``run_cycle`` calls them in sequence in
 this process (``monitor poll --once``). Both share the store, so they never repeat each other.
+
+Syndicated copies (``first_of_copies``): an article whose body is a near-duplicate of one seen
+within ``MONITOR_NEAR_DUPLICATE_WINDOW`` makes its alerts under that first article's key, so
+``monitor.alerts.alert_id`` gives a rule that fired for both the same ids and the store keeps
+one alert per (rule, article, target); a rule that fires only for the copy still alerts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,6 +27,7 @@ from monitor.extract import Article, article_from_entry, extract_article
 from monitor.feeds import Entry
 from monitor.fetch import fetch
 from monitor.money import find_amounts
+from monitor.neardup import Filed, filing_keys, fingerprint, nearest, probe_keys
 from monitor.polling import poll_feed
 from monitor.rates import RateTable, parse_ecb_xml
 
@@ -66,6 +73,64 @@ def read_article(ctx: Context, entry: Entry) -> Article:
     return extract_article(page.content, entry.url, entry)
 
 
+def first_of_copies(ctx: Context, key: str, text: str) -> str:
+    """The key this article's alerts are made under: that of the first article, seen within the
+    window, of which its body ``text`` is a near-duplicate; else its own ``key``.
+
+    The answer is recorded (``near-first:<key>``), so processing the article again gives the
+    same one.
+    """
+    distance = ctx.settings.near_duplicate_distance
+    if distance < 0 or ctx.settings.near_duplicate_window <= 0:
+        return key
+    decided = ctx.store.get(f"near-first:{key}")
+    if decided is not None:
+        return str(decided["first"])
+    value = fingerprint(text)
+    if value is None:
+        return key
+    filed = Filed(value, key)
+    file_fingerprint(ctx, filed)
+    return decide_first(ctx, filed)
+
+
+def file_fingerprint(ctx: Context, filed: Filed) -> None:
+    """File an article's fingerprint for the window, where later copies look for it."""
+    for bucket in filing_keys(filed.value):
+        ctx.store.add_member(bucket, filed.member(), ctx.settings.near_duplicate_window)
+
+
+def decide_first(ctx: Context, filed: Filed) -> str:
+    """Look for fingerprints near a filed one; return the key its alerts are made under.
+
+    Two copies processed at once each file before looking, so at least one sees the other
+    (whichever looks last). The one that sees proposes the other as first, with a claim on the
+    pair; when both see each other, the proposal that got there first stands for both. A copy
+    of a copy takes the first one's key from its record. Three copies at the very same moment
+    may still each pick another: then a rule's alert is sent more than once, never lost.
+    """
+    window, distance = ctx.settings.near_duplicate_window, ctx.settings.near_duplicate_distance
+    members = ctx.store.members(probe_keys(filed.value, distance))
+    first = filed.key
+    for other in nearest(filed.value, members, distance, filed.key):
+        pair = f"near-pair:{_pair_hash(filed.key, other.key)}"
+        ctx.store.claim(pair, window, {"first": other.key})
+        if (ctx.store.get(pair) or {}).get("first", other.key) == filed.key:
+            continue  # the other article saw this one first and takes its key
+        first = str((ctx.store.get(f"near-first:{other.key}") or {}).get("first", other.key))
+        bits = (filed.value ^ other.value).bit_count()
+        through = "" if first == other.key else f" through {other.key}"
+        log.info("near-duplicate of %s%s, %d of 64 bits apart: %s; its alerts are that "
+                 "article's", first, through, bits, filed.key)  # fmt: skip
+        break
+    ctx.store.claim(f"near-first:{filed.key}", ctx.retention, {"first": first})
+    return str((ctx.store.get(f"near-first:{filed.key}") or {}).get("first", first))
+
+
+def _pair_hash(a: str, b: str) -> str:
+    return hashlib.sha256("\x1f".join(sorted((a, b))).encode("utf-8")).hexdigest()[:24]
+
+
 def process_article(ctx: Context, article_id: str) -> list[str]:
     """Extract, find amounts, match; return the ids of alerts still to deliver."""
     data = ctx.store.get(f"entry:{article_id}")
@@ -74,6 +139,7 @@ def process_article(ctx: Context, article_id: str) -> list[str]:
         return []
     entry = Entry.from_dict(data)
     article = read_article(ctx, entry)
+    alert_key = first_of_copies(ctx, entry.key, article.text)
     amounts = find_amounts(article.text)
     report = ctx.matcher.match(
         article.text, amounts, language=article.language, feed=entry.feed_url
@@ -84,7 +150,7 @@ def process_article(ctx: Context, article_id: str) -> list[str]:
     pending: list[str] = []
     for match in report.fired:
         metrics.RULE_FIRES.labels(match.rule).inc()
-        pending += record_alerts(ctx, article, entry.key, match, amounts)
+        pending += record_alerts(ctx, article, alert_key, match, amounts)
     ctx.store.put(f"seen:{entry.key}", {"state": "done", "at": time.time()}, ctx.retention)
     log.info(
         "article processed: %s: %d amounts, rules fired: %s",
