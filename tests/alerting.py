@@ -66,6 +66,8 @@ def settings_for(backend: str, tmp_path: Path, redis_url: str | None, **extra: o
         state_dir=tmp_path / "state",
         total_timeout=5.0,
         allow_private_networks=True,  # the test site is on loopback
+        # The copies of the seed stand for distinct stories: not near-duplicates of each other.
+        near_duplicate_distance=-1,
         **extra,  # type: ignore[arg-type]
     )
 

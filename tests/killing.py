@@ -134,6 +134,7 @@ def run_kill_scenario(
         "MONITOR_STATE_DIR": str(tmp_path / "state"),
         "MONITOR_BEAT_INTERVAL": "0.5",
         "MONITOR_ALLOW_PRIVATE_NETWORKS": "1",
+        "MONITOR_NEAR_DUPLICATE_DISTANCE": "-1",  # the copies of the seed are distinct stories
         # A killed worker's lease and its lost message must not hold alerts for minutes here.
         "MONITOR_DELIVERY_LEASE": str(webhook.delay + 5),
         "MONITOR_DELIVERY_STALE_AFTER": "4",

@@ -35,6 +35,8 @@ def make_context(tmp_path: Path, redis_url: str) -> Iterator[Callable[[str], Con
             state_dir=tmp_path / "state",
             allow_private_networks=True,  # the test site is on loopback
             timezone="Asia/Riyadh",
+            # The copies of the seed stand for distinct stories, not near-duplicates.
+            near_duplicate_distance=-1,
         )
         ctx = open_context(settings, path)
         opened.append(ctx)

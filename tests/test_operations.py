@@ -181,6 +181,7 @@ def test_sigterm_mid_batch_loses_nothing_and_repeats_nothing(
         "MONITOR_RULES": str(rules),
         "MONITOR_STATE_DIR": str(tmp_path / "state"),
         "MONITOR_BEAT_INTERVAL": "0.5",
+        "MONITOR_NEAR_DUPLICATE_DISTANCE": "-1",  # the copies of the seed are distinct stories
     }
     first = CeleryWorker(env, tmp_path / "first.log", concurrency=2)
     first.wait_ready()

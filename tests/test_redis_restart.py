@@ -37,6 +37,7 @@ def test_a_redis_restart_mid_batch_loses_and_repeats_nothing(
             "MONITOR_RULES": str(rules),
             "MONITOR_STATE_DIR": str(tmp_path / "state"),
             "MONITOR_BEAT_INTERVAL": "0.5",
+            "MONITOR_NEAR_DUPLICATE_DISTANCE": "-1",  # the copies of the seed are distinct stories
             # Messages lost with the restart come back by the poll that re-queues articles left
             # unprocessed and the sweep that re-queues overdue alerts; in production after
             # minutes, here after seconds.
