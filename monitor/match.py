@@ -16,7 +16,6 @@ article grows with what it mentions, not with the number of rules:
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,7 +27,8 @@ from monitor.normalize import normalize
 from monitor.query import And, Near, Node, Not, Or, Term, TermKind, parse_query
 from monitor.rates import RateTable, shipped_rates
 from monitor.rules import Condition, Rule, RulesFile, gc_paused
-from monitor.rules_terms import Hit, TermSet, TermSpec, term_words, word_starts
+from monitor.rules_terms import Hit, TermSet, TermSpec, term_words
+from monitor.words import Words
 
 __all__ = ["Evidence", "Hit", "Match", "Matcher", "Report", "TermSet", "amounts_in_range"]
 
@@ -246,17 +246,13 @@ def anchors(node: Node | None) -> frozenset[str] | None:
 
 
 class _Positions:
-    """Word numbers of hits in one text, computed on first use (only NEAR needs them)."""
+    """Word numbers of hits in one text (only NEAR needs them)."""
 
-    def __init__(self, folded: str) -> None:
-        self.folded = folded
-        self._starts: list[int] | None = None
+    def __init__(self, words: Words) -> None:
+        self.number = words.number
 
     def words(self, hit: Hit) -> tuple[int, int]:
-        if self._starts is None:
-            self._starts = word_starts(self.folded)
-        first = bisect_right(self._starts, hit.folded_start) - 1
-        return first, bisect_right(self._starts, hit.folded_end - 1) - 1
+        return self.number(hit.folded_start), self.number(hit.folded_end - 1)
 
 
 def _hits(node: Node, found: dict[str, list[Hit]]) -> list[Hit]:
@@ -358,8 +354,9 @@ class Matcher:
         does not apply.
         """
         folded = normalize(text)
-        found = self.terms.find(folded)
-        positions = _Positions(folded.text)
+        words = Words(folded.text)
+        found = self.terms.find(folded, words)
+        positions = _Positions(words)
         in_range = _MoneyView(amounts, self.rates).in_range
         cache = _EvidenceCache(self._names, found)
         fired: list[Match] = []

@@ -128,22 +128,23 @@ class Normalized:
     piece_starts: tuple[int, ...] = ()
     pieces: tuple[tuple[int, int, int, int], ...] = ()
 
-    def _origin(self, index: int) -> tuple[int, int]:
-        """The original span of the folded character at ``index``."""
-        at = bisect_right(self.piece_starts, index) - 1
-        if at < 0:
-            return index, index + 1
-        _, folded_end, start, end = self.pieces[at]
-        if index < folded_end:
-            return start, end
-        shifted = end + index - folded_end
-        return shifted, shifted + 1
-
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the folded slice ``text[start:end]`` (``end > start``)."""
-        if not self.pieces:
+        pieces = self.pieces
+        if not pieces:
             return start, end
-        return self._origin(start)[0], self._origin(end - 1)[1]
+        # Each end: inside the last piece that starts at or before it, the piece's original
+        # span; past it, as far past the piece's original end.
+        at = bisect_right(self.piece_starts, start) - 1
+        if at >= 0:
+            _, folded_end, original_start, original_end = pieces[at]
+            start = original_start if start < folded_end else original_end + start - folded_end
+        last = end - 1
+        at = bisect_right(self.piece_starts, last, at if at > 0 else 0) - 1
+        if at >= 0:
+            _, folded_end, _, original_end = pieces[at]
+            end = original_end if last < folded_end else original_end + last - folded_end + 1
+        return start, end
 
 
 def _not_plain(text: str) -> set[str]:

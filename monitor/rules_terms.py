@@ -28,7 +28,7 @@ from typing import Generic, NamedTuple, TypeVar
 
 from monitor.inflect import Inflection, inflection, proclitic_forms, stems_of
 from monitor.normalize import Normalized, fold
-from monitor.words import whole_word_offsets
+from monitor.words import Words
 
 # The words of a phrase may be apart by anything but a sentence end: a line break, ! ? ؟ or a
 # full stop followed by a space (a full stop inside a word, as in "U.S." or "3.5", ends none).
@@ -142,43 +142,52 @@ class TermSet(Generic[K]):
                 )
         self._known |= words
 
-    def find(self, text: Normalized) -> dict[K, list[Hit]]:
+    def find(self, text: Normalized, words: Words | None = None) -> dict[K, list[Hit]]:
         """Every occurrence of every term, by key; overlapping hits of one key keep the
-        longest."""
+        longest. ``words`` are the words of ``text.text``, when the caller has cut them."""
         folded = text.text
-        unique = _words(folded)
+        if words is None:
+            words = Words(folded)
+        unique = words.distinct
         self._learn(unique - self._known)
+        starting = self._starting
         span = text.span
         found: dict[K, list[Hit]] = {}
-        for word in unique.intersection(self._starting):
-            singles, phrases = self._starting[word]
+        # Hits come in text order: only a key with a hit overlapping the one before (or
+        # starting with it) needs sorting out.
+        overlapping: set[K] = set()
+        live: dict[str, tuple[_Term[K], ...]] = {}
+        for at, word in words.occurrences(unique.intersection(starting)):
+            singles, phrases = starting[word]
             if phrases:
                 # A phrase whose other words are not all in the text cannot occur: checked
                 # once per text, not at every occurrence of a common first word.
-                phrases = tuple(t for t in phrases if _rest_present(t, unique))
-                if not singles and not phrases:
-                    continue
-            size = len(word)
-            for at in whole_word_offsets(folded, word):
-                end = at + size
-                if singles:
-                    start, stop = span(at, end)
-                    for term in singles:
-                        hits = found.get(term.key)
-                        if hits is None:
-                            hits = found[term.key] = []
-                        hits.append(Hit(term.text, start, stop, at, end))
-                for term in phrases:
-                    last = _phrase_end(folded, end, term)
-                    if last is not None:
-                        start, stop = span(at, last)
-                        hits = found.get(term.key)
-                        if hits is None:
-                            hits = found[term.key] = []
-                        hits.append(Hit(term.text, start, stop, at, last))
-        for key, hits in found.items():
-            if len(hits) > 1:
-                found[key] = _longest_first(hits)
+                kept = live.get(word)
+                if kept is None:
+                    kept = live[word] = tuple(t for t in phrases if _rest_present(t, unique))
+                phrases = kept
+            end = at + len(word)
+            if singles:
+                start, stop = span(at, end)
+                for term in singles:
+                    hits = found.get(term.key)
+                    if hits is None:
+                        hits = found[term.key] = []
+                    elif start < hits[-1].end:
+                        overlapping.add(term.key)
+                    hits.append(Hit(term.text, start, stop, at, end))
+            for term in phrases:
+                last = _phrase_end(folded, end, term)
+                if last is not None:
+                    start, stop = span(at, last)
+                    hits = found.get(term.key)
+                    if hits is None:
+                        hits = found[term.key] = []
+                    elif start < hits[-1].end:
+                        overlapping.add(term.key)
+                    hits.append(Hit(term.text, start, stop, at, last))
+        for key in overlapping:
+            found[key] = _longest_first(found[key])
         return found
 
 
@@ -191,18 +200,6 @@ def _rest_present(term: _Term[K], unique: set[str]) -> bool:
         ):
             return False
     return True
-
-
-def _words(text: str) -> set[str]:
-    """The distinct words of a text. Splitting on whitespace and sending only the tokens with
-    punctuation through the regex is several times faster than a regex over the whole text."""
-    unique: set[str] = set()
-    for token in set(text.split()):
-        if token.isalnum():
-            unique.add(token)
-        else:
-            unique.update(_WORD.findall(token))
-    return unique
 
 
 def _phrase_end(text: str, pos: int, term: _Term[K]) -> int | None:
@@ -226,8 +223,3 @@ def _longest_first(hits: list[Hit]) -> list[Hit]:
             continue
         kept.append(hit)
     return kept
-
-
-def word_starts(folded: str) -> list[int]:
-    """Offsets in the folded text where each word begins (for distances in words)."""
-    return [m.start() for m in _WORD.finditer(folded)]

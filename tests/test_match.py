@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from bisect import bisect_right
 from decimal import Decimal
 
 import pytest
@@ -11,6 +13,7 @@ from monitor.match import Matcher
 from monitor.money import Amount
 from monitor.rates import RateTable
 from monitor.rules import parse_rules
+from monitor.words import Words
 
 RULES_TEXT = """
 entities:
@@ -240,3 +243,59 @@ def test_arabic_suffixes_only_where_the_rule_asks() -> None:
     assert {m.rule for m in report.fired} == {"campaign-inflected"}
     report = Matcher(LANGUAGES).match("أطلق حملة", [])
     assert {m.rule for m in report.fired} == {"campaign-inflected", "campaign-plain"}
+
+
+# --- the words of a text, cut once ------------------------------------------------------------
+
+_WORD_TEXTS = [
+    "Elon Musk, Musk's  Musk-Tesla;\n\nmusk_fan (MUSK) «Musk» 3.5 U.S. end",
+    "قال إيلون ماسك، وماسك: «ماسك» ٣٫٥\nماسك",
+    "Путин  заявил:\tПутина…Путину",
+    "",
+    "   ",
+    "Musk",
+    "__ _ a_b !!",
+]
+
+
+@pytest.mark.parametrize("text", _WORD_TEXTS)
+def test_words_cut_once_are_the_regex_words(text: str) -> None:
+    regex_words = [(m.start(), m.group()) for m in re.finditer(r"\w+", text)]
+    words = Words(text)
+    assert words.distinct == {w for _, w in regex_words}
+    for wanted in ({"musk", "Musk", "ماسك", "Путина", "_", "a_b"}, set(), words.distinct):
+        assert words.occurrences(wanted) == [(at, w) for at, w in regex_words if w in wanted]
+    starts = [at for at, _ in regex_words]
+    for offset in range(len(text)):
+        assert words.number(offset) == bisect_right(starts, offset) - 1
+
+
+NEAR_TEXT = """
+entities:
+  musk: ["Elon Musk", "Musk"]
+channels:
+  desk: ["json://127.0.0.1:9/hook"]
+rules:
+  - name: near
+    query: '@musk NEAR/2 Straße'
+    notify: [desk]
+  - name: far
+    query: '@musk NEAR/0 Fluss'
+    notify: [desk]
+"""
+
+
+def test_near_counts_words_after_multi_character_folds() -> None:
+    # "ß" folds to "ss" and "ﬁ" to "fi": the word numbers and offsets after them must not move.
+    text = "Die Maßnahme ﬁnal: Elon Musk und die Straße, Fluß und Fluss."
+    report = Matcher(parse_rules(NEAR_TEXT)).match(text, [])
+    assert [m.rule for m in report.fired] == ["near"]
+    evidence = report.fired[0].evidence
+    assert [text[e.start : e.end] for e in evidence] == ["Elon Musk", "Straße"]
+
+
+def test_overlapping_aliases_keep_the_longest_hit_in_text_order() -> None:
+    text = "Musk said. Elon Musk, then Musk and Elon Musk again."
+    hits = Matcher(RULES).match(text, []).entities["musk"]
+    assert [text[h.start : h.end] for h in hits] == ["Musk", "Elon Musk", "Musk", "Elon Musk"]
+    assert [h.start for h in hits] == sorted(h.start for h in hits)
