@@ -11,11 +11,12 @@ Why words and not characters. Reverse-search engines run one multi-pattern autom
 (Aho-Corasick) over the text. Here the unit of matching is the whole word, and every rule of
 word formation we honour is a function of one word: strip a proclitic, strip a listed ending
 and look the stem up, look the word's first n letters up for ``prefix*``. So the text is cut
-into its distinct words once (a few hundred in an 8 KB article, since news repeats itself),
-each new word is resolved against hash tables of the terms' first words, stems and prefixes
-and the answer cached, and only the few words that start a term are searched for with
-``str.find``. A character automaton would report every substring hit ("ماسك" inside "تماسك")
-that must then be filtered for word boundaries and clitics, in Python, per occurrence.
+into its words once (``monitor.words.Words``: a few hundred distinct ones in an 8 KB article,
+since news repeats itself), each new word is resolved against hash tables of the terms' first
+words, stems and prefixes and the answer cached, and the same cut gives the offsets of the
+few words that start a term. A character automaton would report every substring hit
+("ماسك" inside "تماسك") that must then be filtered for word boundaries and clitics, in
+Python, per occurrence.
 ``tests/bench/bench_rules.py`` measures this design against the per-rule regex baseline.
 """
 
