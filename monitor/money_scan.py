@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
+from itertools import repeat
 
 from monitor import money_words as W
 from monitor.words import whole_word_offsets
@@ -23,6 +24,11 @@ DIGITS = "0-9\u0660-\u0669\u06f0-\u06f9"  # Latin, Arabic-Indic and Persian, for
 def is_letter(ch: str) -> bool:
     """A letter, or an Arabic diacritic riding on one."""
     return ch.isalpha() or "\u064b" <= ch <= "\u065f"
+
+
+# Letters of the scripts we read, all of them ``is_letter``: the regex rules out the hits of a
+# number word inside longer words ("a" in "plan") before ``is_letter`` looks at the rest.
+_SURELY_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0400-\u045f\u0620-\u065f"
 
 
 def _first_words(*tables: Mapping[str, object]) -> frozenset[str]:
@@ -44,9 +50,12 @@ _SYMBOLS = frozenset("$€£¥₽₹₺₩₪₴₦₱฿₫₸")
 
 def _money_word_ahead(text: str, pos: int) -> bool:
     window = text[pos : pos + _WORDS_AHEAD]
-    return not _SYMBOLS.isdisjoint(window) or any(
-        W.norm(word) in _MONEY_WORDS for word in _LETTERS.findall(window)
-    )
+    return not _SYMBOLS.isdisjoint(window) or any(map(_is_money_word, _LETTERS.findall(window)))
+
+
+@lru_cache(maxsize=100_000)
+def _is_money_word(word: str) -> bool:
+    return W.norm(word) in _MONEY_WORDS
 
 
 _WORDS_AHEAD = 60  # characters: "two hundred and fifty million dollars" fits
@@ -73,12 +82,12 @@ def candidate_starts(text: str) -> list[int]:
         for m in _CAPITALS.finditer(text)
         if m.start() == 0 or not is_letter(text[m.start() - 1])
     )
-    tokens = {token.strip(_PUNCTUATION) for token in set(text.replace("-", " ").split())}
-    for word in tokens:
-        if word and _may_start_in_words(word):
-            starts.update(
-                at
-                for at in whole_word_offsets(text, word, is_letter)
-                if _money_word_ahead(text, at + len(word))
-            )
+    tokens = set(map(str.strip, set(text.replace("-", " ").split()), repeat(_PUNCTUATION)))
+    tokens.discard("")
+    for word in filter(_may_start_in_words, tokens):
+        starts.update(
+            at
+            for at in whole_word_offsets(text, word, is_letter, _SURELY_LETTERS)
+            if _money_word_ahead(text, at + len(word))
+        )
     return sorted(starts)
