@@ -157,15 +157,28 @@ def _not_plain(text: str) -> set[str]:
     return _not_plain(text)
 
 
+def _places(text: str, unusual: list[str]) -> list[tuple[int, int]]:
+    """The spans of the unusual characters of a text and of its clusters, in order."""
+    if any(_COMBINING.match(ch) for ch in unusual):
+        return [m.span() for m in _clusters_and(frozenset(unusual)).finditer(text)]
+    # A few characters, each found by str.find: far faster than a regex class over the text.
+    found = []
+    for ch in unusual:
+        at = text.find(ch)
+        while at != -1:
+            found.append((at, at + 1))
+            at = text.find(ch, at + 1)
+    found.sort()
+    return found
+
+
 @lru_cache(maxsize=1024)
-def _places(unusual: str) -> re.Pattern[str]:
-    """What finds the unusual characters of a text and its clusters, one match for each."""
-    if not _COMBINING.search(unusual):
-        return re.compile(f"[{re.escape(unusual)}]")
+def _clusters_and(unusual: frozenset[str]) -> re.Pattern[str]:
+    """What finds the clusters of a text and its other unusual characters, one match each."""
     # A cluster first: a base character followed by marks, or marks with no base (only at the
     # very start of a text).
     clusters = f"[^{_MARKS}][{_MARKS}]+|[{_MARKS}]+"
-    return re.compile(f"{clusters}|[{re.escape(unusual)}]")
+    return re.compile(f"{clusters}|[{re.escape(''.join(sorted(unusual)))}]")
 
 
 def normalize(text: str) -> Normalized:
@@ -192,9 +205,8 @@ def normalize(text: str) -> Normalized:
     pieces: list[tuple[int, int, int, int]] = []
     last = 0
     shift = 0  # folded offset minus original offset, after the pieces so far
-    for m in _places("".join(sorted(unusual))).finditer(text):
-        start, end = m.span()
-        out = _fold(m.group())
+    for start, end in _places(text, unusual):
+        out = _fold(text[start:end])
         parts.append(swapped[last:start].casefold())
         parts.append(out)
         last = end
