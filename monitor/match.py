@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
+from operator import attrgetter
 from typing import NamedTuple
 
 from monitor.inflect import NAMES, WORDS
@@ -404,7 +406,7 @@ class _EvidenceCache:
         if len(parts) == 1:
             whole = tuple(parts[0])
         else:
-            whole = tuple(sorted([e for part in parts for e in part], key=_by_position))
+            whole = tuple(sorted(chain.from_iterable(parts), key=_by_position))
         self._whole[(c.positive, c.money)] = whole
         return whole
 
@@ -428,5 +430,4 @@ class _EvidenceCache:
         return items
 
 
-def _by_position(evidence: Evidence) -> tuple[int, int]:
-    return evidence.start, evidence.end
+_by_position = attrgetter("start", "end")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from itertools import repeat
 
 from monitor import money_words as W
 from monitor.words import whole_word_offsets
@@ -68,6 +67,14 @@ def _may_start_in_words(word: str) -> bool:
     return key in _STARTERS or (key[:1] in "وب" and key[1:] in _STARTERS)
 
 
+@lru_cache(maxsize=100_000)
+def _number_word(token: str) -> str:
+    """The token without the punctuation around it if an amount in words could start at it,
+    else "" (decided once per token: news repeats its vocabulary)."""
+    word = token.strip(_PUNCTUATION)
+    return word if word and _may_start_in_words(word) else ""
+
+
 def candidate_starts(text: str) -> list[int]:
     """Offsets where an amount may begin, in order. Most of a text is ruled out here by
     regexes, set operations and string search, before any per-word work."""
@@ -82,9 +89,9 @@ def candidate_starts(text: str) -> list[int]:
         for m in _CAPITALS.finditer(text)
         if m.start() == 0 or not is_letter(text[m.start() - 1])
     )
-    tokens = set(map(str.strip, set(text.replace("-", " ").split()), repeat(_PUNCTUATION)))
-    tokens.discard("")
-    for word in filter(_may_start_in_words, tokens):
+    words = set(map(_number_word, set(text.replace("-", " ").split())))
+    words.discard("")
+    for word in words:
         starts.update(
             at
             for at in whole_word_offsets(text, word, is_letter, _SURELY_LETTERS)
