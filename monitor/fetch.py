@@ -6,8 +6,9 @@ Contract of ``fetch``:
   (``monitor.ssrf``) and the connection is made to the checked address, the URL's host kept in
   the ``Host`` header and TLS SNI; redirects are followed here one hop at a time, each one
   checked, at most ``MAX_REDIRECTS``, a loop refused as soon as it closes.
-* Deadlines: connect, read (between two reads) and a total deadline for the whole body, so a
-  server trickling one byte a second is cut at the total deadline.
+* Deadlines: connect, read (between two reads) and a total deadline for the whole response,
+  headers and body, so a server trickling one byte a second is cut at the total deadline
+  (``Watchdog`` shuts the socket down when headers are still arriving at the deadline).
 * A cap on the body read, while streaming and after decompression (gzip, deflate, brotli), so a
   compressed bomb stops at the cap; a declared ``Content-Length`` over the cap is refused unread.
 * Conditional GET: given the validators of the last response (``Validators``), it sends
@@ -22,13 +23,23 @@ loopback), which matters when every article is one request.
 
 from __future__ import annotations
 
+import heapq
+import http.client
+import itertools
+import re
+import socket
+import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urljoin
 
 import urllib3
+from charset_normalizer import from_bytes
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -58,6 +69,10 @@ MAX_REDIRECTS = 5
 # at most this much per read, so a bomb never inflates far past the cap in memory.
 CHUNK = 16384
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_NOT_ASCII = re.compile(rb"[\x80-\xff]")
+_LONG_ASCII = re.compile(rb"[\x00-\x7f]{64,}")
+# Enough text for charset_normalizer to tell a charset by, at a bounded cost.
+_CHARSET_SAMPLE = 65536
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -108,6 +123,122 @@ class Fetched:
         return None
 
 
+class Watchdog:
+    """One thread that shuts down the socket of a request whose total deadline has passed.
+
+    A socket timeout bounds each read, not their sum: a server sending its status line and
+    headers a byte at a time would hold a thread for hours, and they are read inside
+    http.client, where no deadline is checked. The body's reads check the deadline themselves
+    (``_read_capped``), so only the wait for the headers is watched.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._due: list[tuple[float, int]] = []
+        self._watched: dict[int, socket.socket] = {}
+        self._tickets = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, sock: socket.socket) -> int:
+        """Shut ``sock`` down at ``deadline`` unless ``forget`` is called first."""
+        with self._lock:
+            ticket = next(self._tickets)
+            self._watched[ticket] = sock
+            heapq.heappush(self._due, (deadline, ticket))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="fetch-watchdog", daemon=True
+                )
+                self._thread.start()
+            if self._due[0][1] == ticket:
+                self._lock.notify()
+        return ticket
+
+    def forget(self, ticket: int) -> bool:
+        """The request is answered: its socket is never touched again (it may be reused).
+        False when too late: the socket was shut down."""
+        with self._lock:
+            return self._watched.pop(ticket, None) is not None
+
+    def _run(self) -> None:
+        with self._lock:
+            while True:
+                while self._due and self._due[0][1] not in self._watched:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._lock.wait()
+                    continue
+                deadline, ticket = self._due[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+                with suppress(OSError):
+                    self._watched.pop(ticket).shutdown(socket.SHUT_RDWR)
+
+
+_WATCHDOG = Watchdog()
+# The total deadline of the fetch running in this thread, for the connection reading headers.
+_current = threading.local()
+
+
+class _CutAtDeadline(Exception):
+    """The watchdog shut the socket down before the headers were in."""
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response, its status line and headers read under the watchdog."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self._watched_socket = sock
+
+    def begin(self) -> None:
+        deadline: float | None = getattr(_current, "deadline", None)
+        if deadline is None:
+            super().begin()
+            return
+        ticket = _WATCHDOG.watch(deadline, self._watched_socket)
+        try:
+            super().begin()
+        finally:
+            # Whatever the cut socket produced (an error, or headers cut short that look
+            # complete), it is not the answer.
+            if not _WATCHDOG.forget(ticket):
+                raise _CutAtDeadline
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPSConnection(HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+def guess_charset(content: bytes) -> str | None:
+    """The charset ``charset_normalizer`` finds for a body that declares none, or a wrong one.
+
+    Judged where the text leaves ASCII: that may be far down a page, between kilobytes of
+    ASCII markup and scripts that would drown it in a sample of the whole.
+    """
+    first = _NOT_ASCII.search(content)
+    if first is None:
+        return None
+    text = _LONG_ASCII.sub(b" ", content[first.start() : first.start() + 16 * _CHARSET_SAMPLE])
+    best = from_bytes(text[:_CHARSET_SAMPLE]).best()
+    return str(best.encoding) if best is not None else None
+
+
 class Client:
     """Connection pools (keyed by checked address and host name), our headers and the guard.
 
@@ -123,6 +254,7 @@ class Client:
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
             retries=False,
         )
+        self.pools.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     def clear(self) -> None:
         self.pools.clear()
@@ -179,7 +311,11 @@ def fetch(
             if current in visited:
                 raise TooManyRedirects(f"redirect loop at {current}", subject=url)
             visited.add(current)
-            response = _request(client, current, settings, accept, validators, deadline)
+            _current.deadline = deadline
+            try:
+                response = _request(client, current, settings, accept, validators, deadline)
+            finally:
+                _current.deadline = None
             headers = {k.lower(): v for k, v in response.headers.items()}
             location = headers.get("location")
             content = None
@@ -206,6 +342,10 @@ def fetch(
             exc.subject = url
             exc.args = (f"{url}: {exc.reason}",)
         raise
+    except _CutAtDeadline:
+        raise FetchTimeout(
+            f"the headers took longer than {settings.total_timeout:g}s", subject=url
+        ) from None
     except NewConnectionError as exc:  # before its base class, ConnectTimeoutError
         raise ConnectError(f"cannot connect ({exc.__cause__ or exc})", subject=url) from None
     except (ConnectTimeoutError, ReadTimeoutError) as exc:
