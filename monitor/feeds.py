@@ -7,25 +7,44 @@ by two feeds, or twice by one, is processed once. Its GUID is a second key
 (``Entry.guid_key``): the same GUID under another URL is the same article.
 
 Feeds are parsed by feedparser from bytes we fetched within our limits (it never fetches
-anything itself); its XML parser does not expand external entities, and a document it cannot
-read (malformed, billion laughs, HTML) is a ``FeedParseError``.
+anything itself), after three precautions against what a stranger's feed may hold:
+
+* The DOCTYPE is dropped before parsing, with its internal subset (``<!DOCTYPE rss [...]>``):
+  no feed needs to declare entities, and declared ones are the billion-laughs bomb (expat
+  expands up to 100 times its input before its own limit trips) and external entities
+  (``file://``, ``http://``, an external DTD). Their references are left as text.
+  feedparser strips only those that begin a line, and expat is told to read no external
+  entity; this holds whatever either does.
+* A feed whose bytes do not decode in the charset it declares (or, declaring none, in UTF-8)
+  is read in the charset ``charset_normalizer`` finds (an Arabic feed in windows-1256 sent as
+  UTF-8), instead of feedparser's windows-1252 mojibake.
+* A document that is not a feed is a ``FeedParseError`` in one line; an HTML page says so and
+  names the feed it links to, if any. A malformed feed is read leniently, in one log line.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
+import logging
+import re
+import xml.sax
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
+import lxml.html
 from courlan.clean import TRACKERS_RE
+from lxml.etree import ParserError
 from w3lib.url import canonicalize_url
 
 from monitor.errors import FeedParseError
-from monitor.fetch import Fetched
+from monitor.fetch import Fetched, guess_charset
+
+log = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -119,19 +138,143 @@ def _ttl(value: Any) -> float | None:
     return float(text) * 60 if text.isdigit() else None
 
 
+# Where a document's prolog may hold a DOCTYPE: the XML declaration, comments, PIs, blanks.
+_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
+# In a DOCTYPE, ``[`` opens the internal subset and ``>`` ends it, unless quoted.
+_DOCTYPE_TOKEN = re.compile(rb'"[^"]*"|\'[^\']*\'|\[|>')
+# Inside the internal subset, a ``]`` closes it unless quoted or in a comment.
+_SUBSET_TOKEN = re.compile(rb'"[^"]*"|\'[^\']*\'|<!--.*?-->|\]', re.S)
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml")
+_HTML_START = re.compile(rb"\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.S | re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Doctype:
+    """Where a document's DOCTYPE declaration lies, and whether it declares anything itself."""
+
+    start: int
+    end: int
+    internal_subset: bool  # ``[...]``: entity (or other) declarations
+
+
+def find_doctype(content: bytes) -> Doctype | None:
+    """The DOCTYPE declaration in the document's prolog, if it has one."""
+    position = 3 if content.startswith(codecs.BOM_UTF8) else 0
+    while (item := _PROLOG_ITEM.match(content, position)) is not None:
+        position = item.end()
+    if not content.startswith(b"<!DOCTYPE", position):
+        return None
+    start, subset = position, False
+    position += len(b"<!DOCTYPE")
+    while (token := _DOCTYPE_TOKEN.search(content, position)) is not None:
+        position = token.end()
+        if token.group() == b">":
+            return Doctype(start, position, subset)
+        if token.group() == b"[":
+            subset = True
+            while (inner := _SUBSET_TOKEN.search(content, position)) is not None:
+                position = inner.end()
+                if inner.group() == b"]":
+                    break
+            else:
+                break
+    return Doctype(start, len(content), subset)  # never closed: nothing after it is a feed
+
+
+def declared_charset(fetched: Fetched) -> str | None:
+    """The charset the server or, failing that, the XML declaration gives."""
+    if fetched.charset:
+        return fetched.charset
+    found = _XML_ENCODING.match(fetched.content.lstrip()[:200])
+    return found.group(1).decode("ascii") if found else None
+
+
+def _decodes(content: bytes, charset: str) -> bool:
+    try:
+        codecs.decode(content, charset)
+    except (LookupError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def guessed_charset(fetched: Fetched) -> str | None:
+    """The charset to read the feed in when what it declares (or UTF-8, declaring nothing)
+    cannot decode its bytes; None when the declaration holds (or a BOM says it all)."""
+    content = fetched.content
+    if content.startswith(_BOMS):
+        return None
+    declared = declared_charset(fetched)
+    if _decodes(content, declared or "utf-8") or (declared and _decodes(content, "utf-8")):
+        return None
+    return guess_charset(content)
+
+
+def _not_a_feed(fetched: Fetched, problem: object) -> FeedParseError:
+    if fetched.content_type in ("text/html", "application/xhtml+xml") or _HTML_START.match(
+        fetched.content[:4096]
+    ):
+        feed = _linked_feed(fetched)
+        named = f"; it links to the feed {feed}" if feed else "; it links to no feed"
+        return FeedParseError(f"an HTML page, not an RSS or Atom feed{named}", subject=fetched.url)
+    reason = f"not an RSS or Atom feed ({problem})" if problem else "not an RSS or Atom feed"
+    return FeedParseError(reason, subject=fetched.url)
+
+
+def _linked_feed(fetched: Fetched) -> str | None:
+    """The feed an HTML page announces (``<link rel="alternate" type="application/rss+xml">``)."""
+    try:
+        page = lxml.html.document_fromstring(fetched.content)
+    except (ValueError, ParserError):
+        return None
+    for link in page.iter("link"):
+        if "alternate" in (link.get("rel") or "").lower().split() and (
+            (link.get("type") or "").lower() in _FEED_TYPES
+        ):
+            href = str(link.get("href") or "").strip()
+            if href:
+                return urljoin(fetched.final_url, href)
+    return None
+
+
 def read_feed(fetched: Fetched) -> FeedDocument:
     """The entries and ``<ttl>`` of an RSS or Atom feed; ``FeedParseError`` when the bytes are
-    not one."""
+    not one. The precautions of the module docstring apply."""
     headers = {"content-location": fetched.final_url}
     if "content-type" in fetched.headers:
         headers["content-type"] = fetched.headers["content-type"]
+    doctype = find_doctype(fetched.content)
+    cleaned = None
+    if doctype is not None:
+        cleaned = fetched.content[: doctype.start] + fetched.content[doctype.end :]
+        if doctype.internal_subset:
+            log.warning(
+                "%s: the feed declares entities in its DOCTYPE; dropped them unread",
+                fetched.url,
+            )
+    charset = guessed_charset(fetched)
+    if charset is not None:
+        declared = declared_charset(fetched)
+        log.info(
+            "%s: the feed is not in %s; read as %s",
+            fetched.url,
+            f"{declared}, as it declares" if declared else "UTF-8, the default",
+            charset,
+        )
+        # The server's charset overrides the document's own declaration (RFC 7303).
+        headers["content-type"] = f"application/xml; charset={charset}"
     parsed = feedparser.parse(
-        io.BytesIO(fetched.content), response_headers=headers, sanitize_html=True
+        io.BytesIO(fetched.content if cleaned is None else cleaned),
+        response_headers=headers,
+        sanitize_html=True,
     )
+    problem = parsed.get("bozo_exception")
     if not parsed.get("version") and not parsed.entries:
-        problem = parsed.get("bozo_exception")
-        reason = f"not an RSS or Atom feed ({problem})" if problem else "not an RSS or Atom feed"
-        raise FeedParseError(reason, subject=fetched.url)
+        raise _not_a_feed(fetched, problem)
+    # Undefined entities are the expected trace of dropped declarations: one line said it.
+    if isinstance(problem, xml.sax.SAXException) and not (doctype and doctype.internal_subset):
+        log.info("%s: not well-formed XML (%s); read leniently", fetched.url, problem)
     source = str(parsed.feed.get("title", "")) or fetched.final_url
     entries: list[Entry] = []
     for item in parsed.entries:
