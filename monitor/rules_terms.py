@@ -158,7 +158,9 @@ class TermSet(Generic[K]):
         # starting with it) needs sorting out.
         overlapping: set[K] = set()
         live: dict[str, tuple[_Term[K], ...]] = {}
-        for at, word in words.occurrences(unique.intersection(starting)):
+        # The keys view iterates over the smaller side; set.intersection would walk every word
+        # ever learned.
+        for at, word in words.occurrences(starting.keys() & unique):
             singles, phrases = starting[word]
             if phrases:
                 # A phrase whose other words are not all in the text cannot occur: checked
