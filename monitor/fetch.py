@@ -348,8 +348,15 @@ def fetch(
         ) from None
     except NewConnectionError as exc:  # before its base class, ConnectTimeoutError
         raise ConnectError(f"cannot connect ({exc.__cause__ or exc})", subject=url) from None
-    except (ConnectTimeoutError, ReadTimeoutError) as exc:
-        raise FetchTimeout(f"timed out ({type(exc).__name__})", subject=url) from None
+    except ConnectTimeoutError:
+        limit = (
+            f"the {settings.total_timeout:g}s deadline"
+            if time.monotonic() >= deadline
+            else f"{settings.connect_timeout:g}s"
+        )
+        raise FetchTimeout(f"could not connect within {limit}", subject=url) from None
+    except ReadTimeoutError:
+        raise FetchTimeout(f"no data for {settings.read_timeout:g}s", subject=url) from None
     except DecodeError as exc:
         raise ClientError(f"the body could not be decompressed: {exc}", subject=url) from None
     except (LocationParseError, ValueError):
