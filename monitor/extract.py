@@ -236,12 +236,14 @@ def decode_page(page: bytes) -> str:
 
 def extract_page(fetched: Fetched, entry: Entry | None = None) -> Article:
     """``extract_article`` on a fetched page, refused unread when its ``Content-Type`` says it
-    is no web page (a PDF, an image, ...)."""
+    is no web page (a PDF, an image, ...). The article keeps the entry's URL, where there is
+    one, whatever redirects the fetch followed: alerts link to what the feed linked to."""
+    url = entry.url if entry is not None else fetched.url
     media = fetched.content_type
     if media not in _PAGE_TYPES:
-        log.warning("%s: the page is %s, not HTML; using the feed's summary", fetched.url, media)
-        return _fallback(fetched.url, entry)
-    return extract_article(fetched.content, fetched.url, entry)
+        log.warning("%s: the page is %s, not HTML; using the feed's summary", url, media)
+        return _fallback(url, entry)
+    return extract_article(fetched.content, url, entry)
 
 
 def extract_article(page: bytes | str, url: str, entry: Entry | None = None) -> Article:

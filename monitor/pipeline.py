@@ -23,7 +23,7 @@ from monitor.context import RATES_KEY, Context, now_iso
 from monitor.delivery import await_other_sender, deliver_with_retries, pending_alerts
 from monitor.digest import flush_digests, record_alerts
 from monitor.errors import MonitorError
-from monitor.extract import Article, article_from_entry, extract_article
+from monitor.extract import Article, article_from_entry, extract_page
 from monitor.feeds import Entry
 from monitor.fetch import fetch
 from monitor.money import find_amounts
@@ -70,7 +70,7 @@ def read_article(ctx: Context, entry: Entry) -> Article:
     except MonitorError as exc:
         log.warning("article page not fetched, using the feed's summary: %s", exc)
         return article_from_entry(entry)
-    return extract_article(page.content, entry.url, entry)
+    return extract_page(page, entry)
 
 
 def first_of_copies(ctx: Context, key: str, text: str) -> str:

@@ -463,9 +463,9 @@ def test_the_charset_of_a_page_is_found_where_its_text_is(ctx: Context, site: Si
         (
             pdf("Musk and Putin met to talk about the money, a long story."),
             "application/pdf",
-            "PDF",
+            "application/pdf",  # named by its Content-Type, before its bytes are looked at
         ),
-        (png(64, 64), "image/png", "PNG image"),
+        (png(64, 64), "image/png", "image/png"),
         (png(64, 64), "text/html", "PNG image"),  # a server that lies about it
         (pdf("Musk and Putin met."), "application/octet-stream", "PDF"),
     ],
