@@ -23,11 +23,14 @@ Unicode the texts touch:
 * *plain*: it folds as ``str.casefold`` folds it, to one character (almost all letters);
 * *swapped*: it folds to one other character (أ → ا, ٣ → 3, a no-break space → a space),
   which ``str.replace`` puts in place before casefolding;
-* *unusual*: it folds to no character or to several (a diacritic, "ß" → "ss", "ﬁ" → "fi").
+* *unusual*: anything else, such as folding to no character or to several (a diacritic,
+  "ß" → "ss", "ﬁ" → "fi").
 
-Neither of the first two changes the length, so the one map back that folding needs is the
-list of the few places where an unusual character or a cluster stands: a regex finds them,
-each is folded on its own, and the text between them is casefolded in one call.
+One regex pass gives the characters of a text that are not plain. Neither plain nor swapped
+characters change the length, so the one map back that folding needs is the list of the few
+places where an unusual character or a cluster stands: ``str.find`` finds them (a regex when
+there are combining marks), each is folded on its own, and each stretch of text between them
+is casefolded in one call.
 """
 
 from __future__ import annotations
