@@ -4,8 +4,10 @@
 An amount begins at digits, a currency symbol, an upper-case code or prefix ("USD", "US$",
 "U.S. $"), letters glued to "$" ("Mex$"), or a number word ("two", "ثلاثة", "مليون") that a
 magnitude or a currency follows within a few words. Plain character classes, set operations and
-``str.find`` do the work: the regex engine scans those far faster than patterns with
-lookarounds, and news repeats its vocabulary, so the per-word tests are cached.
+literal search do the work: the regex engine scans those far faster than patterns that open
+with a lookaround (a number word is searched for as a literal with lookarounds after it, so the
+hits of "a" inside "plan" are ruled out in C), and news repeats its vocabulary, so the per-word
+tests are cached.
 """
 
 from __future__ import annotations
