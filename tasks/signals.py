@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,16 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@signals.worker_process_init.connect
+def _leave_sigterm_to_the_main_process(**_: Any) -> None:
+    """A SIGTERM sent to the whole process group (systemd's default KillMode, ``timeout``,
+    a terminal's job control) reaches the pool's children too. One that dies while waiting for
+    work holds the pool's queue lock for ever, and the main process hangs in its shutdown. The
+    main process stops the children itself after its warm shutdown, as Celery already has
+    them do for SIGINT."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @signals.worker_ready.connect

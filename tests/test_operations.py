@@ -14,6 +14,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -165,8 +166,9 @@ def test_health_says_what_is_wrong(tmp_path: Path, redis_url: str) -> None:
     assert down.returncode == 1 and "broker: Redis does not answer" in down.stderr
 
 
+@pytest.mark.parametrize("to_group", [False, True], ids=["main-process", "process-group"])
 def test_sigterm_mid_batch_loses_nothing_and_repeats_nothing(
-    tmp_path: Path, redis_url: str, site: SiteServer, webhook: WebhookSink
+    tmp_path: Path, redis_url: str, site: SiteServer, webhook: WebhookSink, to_group: bool
 ) -> None:
     pages = 6
     links = [site.route(f"/story-{i}.html", SEED.read_bytes(), delay=1.5) for i in range(pages)]
@@ -189,8 +191,13 @@ def test_sigterm_mid_batch_loses_nothing_and_repeats_nothing(
     while sum(site.hits(f"/story-{i}.html") for i in range(pages)) < 2:
         assert time.monotonic() < deadline, first.log()
         time.sleep(0.05)
-    os.kill(first.process.pid, signal.SIGTERM)  # pages are being fetched: tasks in flight
-    first.process.wait(timeout=60)
+    # Pages are being fetched: tasks in flight. Docker and Kubernetes signal the main process;
+    # systemd (KillMode=control-group) and `timeout` signal every process of the group.
+    if to_group:
+        os.killpg(first.process.pid, signal.SIGTERM)
+    else:
+        os.kill(first.process.pid, signal.SIGTERM)
+    first.process.wait(timeout=60)  # a hung shutdown fails here
     first.stop()
     assert "Warm shutdown" in first.log() or "Soft shutdown" in first.log(), first.log()
     sent_before_restart = len(webhook.received)
@@ -207,3 +214,27 @@ def test_sigterm_mid_batch_loses_nothing_and_repeats_nothing(
     )
     assert len(per_alert) == 2 * pages, per_alert
     assert set(per_alert.values()) == {1}, per_alert
+
+
+def test_monitor_run_stops_when_its_whole_process_group_gets_sigterm(tmp_path: Path) -> None:
+    """Idle pool children wait on the pool's queue under its lock; killed there, they would
+    leave the main process waiting for that lock for ever."""
+    rules = write_rules(
+        tmp_path / "rules.yaml", "http://127.0.0.1:9/feed.xml", "json://127.0.0.1:9"
+    )
+    env = {"MONITOR_RULES": str(rules), "MONITOR_STATE_DIR": str(tmp_path / "state")}
+    command = [sys.executable, "-m", "monitor", "run", "--concurrency", "2"]
+    run = CeleryWorker(env, tmp_path / "run.log", command=command)
+    try:
+        run.wait_ready()
+        deadline = time.monotonic() + 60
+        while "feed failed" not in run.log():  # a poll ran (the feed is down): the pool works
+            assert time.monotonic() < deadline, run.log()
+            time.sleep(0.1)
+        time.sleep(1.0)  # the children are idle again, waiting for work
+        os.killpg(run.process.pid, signal.SIGTERM)
+        returncode = run.process.wait(timeout=60)  # a hung shutdown fails here
+    finally:
+        run.stop()
+    assert returncode == 0, run.log()
+    assert "Warm shutdown" in run.log(), run.log()
