@@ -89,7 +89,8 @@ def extractions(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     real = trafilatura.bare_extraction
 
     def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(bool(kwargs.get("fast")))
+        options = kwargs.get("options")
+        calls.append(bool(options.fast if options is not None else kwargs.get("fast")))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(trafilatura, "bare_extraction", counted)
