@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     per_host_concurrency: int = 4
     """Requests in flight at once to one host, within one poll of a batch of feeds."""
 
-    poll_threads: int = 16
+    poll_threads: int = 32
     """Feeds fetched at once by one poll task."""
 
     poll_batch: int = 100
