@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from monitor.context import Context, open_context
+from monitor.settings import Settings
 from tests.servers import RedisServer, SiteServer, SmtpSink, WebhookSink
 
 
@@ -54,3 +57,34 @@ def smtp() -> Iterator[SmtpSink]:
         yield sink
     finally:
         sink.stop()
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a test site on loopback, once with Redis and once on the embedded default."""
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    return Settings(
+        redis_url=redis_url,
+        state_dir=tmp_path / "state",
+        total_timeout=3.0,
+        read_timeout=2.0,
+        allow_private_networks=True,  # the test site is on loopback
+    )
+
+
+@pytest.fixture
+def open_contexts(backend_settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Context]]:
+    """Opens a context on a rules file written from text (with settings changed as asked);
+    closes them all at the end."""
+    opened: list[Context] = []
+
+    def make(rules: str = "feeds: []\n", **changes: object) -> Context:
+        path = tmp_path / "rules.yaml"
+        path.write_text(rules, encoding="utf-8")
+        ctx = open_context(backend_settings.model_copy(update=changes), path)
+        opened.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in opened:
+        ctx.close()

@@ -9,12 +9,10 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from monitor.context import Context, open_context
 from monitor.extract import extract_article
 from monitor.feeds import Entry
 from monitor.neardup import (
@@ -152,35 +150,8 @@ def test_probe_counts_stay_small() -> None:
         probe_keys(0, 12)
 
 
-@pytest.fixture(params=["redis", "embedded"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    return Settings(
-        redis_url=redis_url,
-        state_dir=tmp_path / "state",
-        total_timeout=3.0,
-        allow_private_networks=True,  # the test site is on loopback
-    )
-
-
-@pytest.fixture
-def contexts(settings: Settings, tmp_path: Path) -> Iterator[object]:
-    opened: list[Context] = []
-
-    def make(rules: str = "feeds: []\n", **changes: object) -> Context:
-        path = tmp_path / "rules.yaml"
-        path.write_text(rules, encoding="utf-8")
-        ctx = open_context(settings.model_copy(update=changes), path)
-        opened.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in opened:
-        ctx.close()
-
-
-def test_the_store_finds_fingerprints_within_the_distance_and_not_beyond(contexts) -> None:
-    ctx = contexts()
+def test_the_store_finds_fingerprints_within_the_distance_and_not_beyond(open_contexts) -> None:
+    ctx = open_contexts()
     rng = seeded(7)
     value = rng.getrandbits(64)
     near = {f"near-{bits}": flipped(value, spread(bits, rng)) for bits in range(DEFAULT + 1)}
@@ -203,8 +174,8 @@ def test_the_store_finds_fingerprints_within_the_distance_and_not_beyond(context
 # --------------------------------------------------------------------------- who is first
 
 
-def test_a_later_copy_takes_the_first_ones_key_and_a_copy_of_a_copy_too(contexts) -> None:
-    ctx = contexts()
+def test_a_later_copy_takes_the_first_ones_key_and_a_copy_of_a_copy_too(open_contexts) -> None:
+    ctx = open_contexts()
     assert first_of_copies(ctx, "http://a/1", ORIGINAL) == "http://a/1"
     assert first_of_copies(ctx, "http://b/1", COPY) == "http://a/1"
     assert first_of_copies(ctx, "http://c/1", OTHER) == "http://c/1"
@@ -216,8 +187,8 @@ def test_a_later_copy_takes_the_first_ones_key_and_a_copy_of_a_copy_too(contexts
     assert first_of_copies(ctx, "http://b/1", COPY) == "http://a/1"
 
 
-def test_two_copies_filed_before_either_looks_agree_on_one_first(contexts) -> None:
-    first_worker, second_worker = contexts(), contexts()
+def test_two_copies_filed_before_either_looks_agree_on_one_first(open_contexts) -> None:
+    first_worker, second_worker = open_contexts(), open_contexts()
     original = Filed(fingerprint(ORIGINAL) or 0, "http://a/1")
     copy = Filed(fingerprint(COPY) or 0, "http://b/1")
     file_fingerprint(first_worker, original)
@@ -230,8 +201,8 @@ def test_two_copies_filed_before_either_looks_agree_on_one_first(contexts) -> No
     assert decide_first(first_worker, original) == "http://a/1"
 
 
-def test_copies_processed_at_the_same_moment_agree_on_one_first(contexts) -> None:
-    workers = [contexts(), contexts()]
+def test_copies_processed_at_the_same_moment_agree_on_one_first(open_contexts) -> None:
+    workers = [open_contexts(), open_contexts()]
 
     def process(
         i: int, key: str, text: str, start: threading.Barrier, results: dict[str, str]
@@ -259,8 +230,8 @@ def test_copies_processed_at_the_same_moment_agree_on_one_first(contexts) -> Non
             workers[0].store.delete(bucket)
 
 
-def test_off_when_the_distance_is_minus_one(contexts) -> None:
-    ctx = contexts(near_duplicate_distance=-1)
+def test_off_when_the_distance_is_minus_one(open_contexts) -> None:
+    ctx = open_contexts(near_duplicate_distance=-1)
     assert first_of_copies(ctx, "http://a/1", ORIGINAL) == "http://a/1"
     assert first_of_copies(ctx, "http://b/1", COPY) == "http://b/1"
     assert ctx.store.keys("near") == []
@@ -337,11 +308,11 @@ def per_rule(webhook: WebhookSink, smtp: SmtpSink) -> tuple[Counter[str], Counte
 
 
 def test_two_feeds_with_copies_of_one_story_alert_once_per_rule_and_target(
-    contexts, site: SiteServer, webhook: WebhookSink, smtp: SmtpSink,
+    open_contexts, site: SiteServer, webhook: WebhookSink, smtp: SmtpSink,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     feeds = serve_two_outlets(site)
-    ctx = contexts(rules_text(list(feeds), [webhook.apprise_url(), smtp.apprise_url()]))
+    ctx = open_contexts(rules_text(list(feeds), [webhook.apprise_url(), smtp.apprise_url()]))
 
     with caplog.at_level(logging.INFO, logger="monitor.pipeline"):
         report = run_cycle(ctx, pause=0.01)
@@ -364,11 +335,11 @@ def test_two_feeds_with_copies_of_one_story_alert_once_per_rule_and_target(
 
 
 def test_with_the_check_off_each_copy_alerts(
-    contexts, site: SiteServer, webhook: WebhookSink, smtp: SmtpSink
+    open_contexts, site: SiteServer, webhook: WebhookSink, smtp: SmtpSink
 ) -> None:
     feeds = serve_two_outlets(site)
     targets = [webhook.apprise_url(), smtp.apprise_url()]
-    ctx = contexts(rules_text(list(feeds), targets), near_duplicate_distance=-1)
+    ctx = open_contexts(rules_text(list(feeds), targets), near_duplicate_distance=-1)
 
     run_cycle(ctx, pause=0.01)
 
@@ -377,11 +348,11 @@ def test_with_the_check_off_each_copy_alerts(
 
 
 def test_a_copy_after_the_window_alerts_again(
-    contexts, site: SiteServer, webhook: WebhookSink, smtp: SmtpSink
+    open_contexts, site: SiteServer, webhook: WebhookSink, smtp: SmtpSink
 ) -> None:
     feeds = serve_two_outlets(site, carry_second=False)
     targets = [webhook.apprise_url(), smtp.apprise_url()]
-    ctx = contexts(rules_text(list(feeds), targets), near_duplicate_window=1.0)
+    ctx = open_contexts(rules_text(list(feeds), targets), near_duplicate_window=1.0)
 
     run_cycle(ctx, pause=0.01)
     assert per_rule(webhook, smtp)[0] == Counter({"musk-putin": 1, "big-money": 1})

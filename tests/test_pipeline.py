@@ -4,14 +4,11 @@ a page that cannot be had falls back to the feed's summary, a second cycle sends
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from monitor.context import Context, open_context
 from monitor.pipeline import run_cycle
-from monitor.settings import Settings
 from tests.feeds import rss
 from tests.servers import SiteServer, WebhookSink, free_port
 
@@ -35,36 +32,8 @@ rules:
 """
 
 
-@pytest.fixture(params=["redis", "embedded"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    return Settings(
-        redis_url=redis_url,
-        state_dir=tmp_path / "state",
-        total_timeout=3.0,
-        read_timeout=2.0,
-        allow_private_networks=True,  # the test site is on loopback
-    )
-
-
-@pytest.fixture
-def make_context(settings: Settings, tmp_path: Path) -> Iterator[object]:
-    opened: list[Context] = []
-
-    def make(text: str) -> Context:
-        path = tmp_path / "rules.yaml"
-        path.write_text(text, encoding="utf-8")
-        ctx = open_context(settings, path)
-        opened.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in opened:
-        ctx.close()
-
-
 def test_bad_feeds_are_logged_in_one_line_and_the_good_one_still_alerts(
-    make_context, site: SiteServer, webhook: WebhookSink, caplog: pytest.LogCaptureFixture
+    open_contexts, site: SiteServer, webhook: WebhookSink, caplog: pytest.LogCaptureFixture
 ) -> None:
     article = site.route("/a.html", (FIXTURES / "seed_article_ar.html").read_bytes())
     good = site.route(
@@ -75,7 +44,7 @@ def test_bad_feeds_are_logged_in_one_line_and_the_good_one_still_alerts(
     )
     erroring = site.route("/error.xml", "boom", status=500)
     down = f"http://127.0.0.1:{free_port()}/feed.xml"
-    ctx = make_context(rules_text([garbage, erroring, down, good], webhook.apprise_url()))
+    ctx = open_contexts(rules_text([garbage, erroring, down, good], webhook.apprise_url()))
 
     with caplog.at_level(logging.WARNING):
         report = run_cycle(ctx)
@@ -100,7 +69,7 @@ def test_bad_feeds_are_logged_in_one_line_and_the_good_one_still_alerts(
 
 
 def test_unreachable_page_falls_back_to_the_feed_summary(
-    make_context, site: SiteServer, webhook: WebhookSink
+    open_contexts, site: SiteServer, webhook: WebhookSink
 ) -> None:
     missing = site.url("/gone.html")
     feed = site.route(
@@ -116,7 +85,7 @@ def test_unreachable_page_falls_back_to_the_feed_summary(
         ),
         content_type="application/rss+xml",
     )
-    ctx = make_context(rules_text([feed], webhook.apprise_url()))
+    ctx = open_contexts(rules_text([feed], webhook.apprise_url()))
     report = run_cycle(ctx)
     assert report.alerts == {"sent": 1}
     message = webhook.received[0]["json"]["message"]
@@ -124,14 +93,14 @@ def test_unreachable_page_falls_back_to_the_feed_summary(
 
 
 def test_a_target_that_stays_down_is_recorded_failed(
-    make_context, site: SiteServer, webhook: WebhookSink
+    open_contexts, site: SiteServer, webhook: WebhookSink
 ) -> None:
     article = site.route("/a.html", (FIXTURES / "seed_article_ar.html").read_bytes())
     feed = site.route(
         "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
     )
     webhook.down = True
-    ctx = make_context(rules_text([feed], webhook.apprise_url()))
+    ctx = open_contexts(rules_text([feed], webhook.apprise_url()))
     report = run_cycle(ctx, attempts=2, pause=0.01)
     assert report.alerts == {"failed": 1}
     (key,) = ctx.store.keys("alert:")
@@ -144,7 +113,7 @@ def test_a_target_that_stays_down_is_recorded_failed(
 
 
 def test_language_and_feed_filters_apply_in_the_pipeline(
-    make_context, site: SiteServer, webhook: WebhookSink
+    open_contexts, site: SiteServer, webhook: WebhookSink
 ) -> None:
     article = site.route("/a.html", (FIXTURES / "seed_article_ar.html").read_bytes())
     feed = site.route(
@@ -168,7 +137,7 @@ def test_language_and_feed_filters_apply_in_the_pipeline(
     notify: [hook]
 """
     )
-    ctx = make_context(text)
+    ctx = open_contexts(text)
     run_cycle(ctx)
     fired = {post["json"]["title"].split("]")[0].strip("[") for post in webhook.received}
     assert fired == {"musk-putin", "arabic-only"}
