@@ -46,6 +46,7 @@ from urllib3.exceptions import (
     HTTPError,
     LocationParseError,
     NewConnectionError,
+    ProtocolError,
     ReadTimeoutError,
 )
 from urllib3.util import parse_url
@@ -361,6 +362,11 @@ def fetch(
         raise ClientError(f"the body could not be decompressed: {exc}", subject=url) from None
     except (LocationParseError, ValueError):
         raise UnsupportedURL("not a URL we can parse", subject=url) from None
+    except ProtocolError as exc:  # before its base class, HTTPError: we did connect
+        cause = exc.args[1] if len(exc.args) > 1 else exc
+        raise ConnectError(
+            f"the server closed the connection before answering ({cause!r})", subject=url
+        ) from None
     except HTTPError as exc:
         reason = getattr(exc, "reason", None) or exc
         raise ConnectError(f"cannot connect ({reason})", subject=url) from None
@@ -382,7 +388,8 @@ def _request(
     if not host:
         raise UnsupportedURL("the URL has no host")
     port = parts.port or _DEFAULT_PORTS[scheme]
-    address = client.guard.resolve(host, port)
+    lookup_limit = min(settings.connect_timeout, max(0.01, deadline - time.monotonic()))
+    address = client.guard.resolve(host, port, lookup_limit)
     # TLS checks the certificate against, and sends SNI for, the URL's host, not the address.
     tls = {"server_hostname": host, "assert_hostname": host} if scheme == "https" else None
     pool = client.pools.connection_from_host(str(address), port, scheme, pool_kwargs=tls)
@@ -431,7 +438,14 @@ def _read_capped(
     while True:
         # read1 returns what has arrived (never waits for a full chunk), so the deadline is
         # checked between any two packets however slowly they trickle.
-        chunk = response.read1(CHUNK, decode_content=True)
+        try:
+            chunk = response.read1(CHUNK, decode_content=True)
+        except ProtocolError:
+            # Bytes as they came over the wire, as Content-Length counts them.
+            got, expected = response.tell(), f" of the {declared} announced" * declared.isdigit()
+            raise ConnectError(
+                f"the connection broke after {got} bytes of the body{expected}", subject=url
+            ) from None
         if not chunk:
             break
         size += len(chunk)

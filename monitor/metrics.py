@@ -38,6 +38,10 @@ EXTRACTION_FAILURES = Counter(
     "monitor_extraction_failures_total",
     "Article pages that could not be fetched or yielded no body (the feed's summary was used).",
 )
+NEAR_DUPLICATES = Counter(
+    "monitor_near_duplicates_total",
+    "Articles found to be near-duplicates of one seen earlier: their alerts are that one's.",
+)
 RULE_FIRES = Counter("monitor_rule_fires_total", "Rules that fired on an article.", ["rule"])
 ALERTS = Counter(
     "monitor_alerts_total",

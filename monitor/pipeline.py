@@ -91,7 +91,10 @@ def first_of_copies(ctx: Context, key: str, text: str) -> str:
         return key
     filed = Filed(value, key)
     file_fingerprint(ctx, filed)
-    return decide_first(ctx, filed)
+    first = decide_first(ctx, filed)
+    if first != key:
+        metrics.NEAR_DUPLICATES.inc()
+    return first
 
 
 def file_fingerprint(ctx: Context, filed: Filed) -> None:

@@ -12,6 +12,9 @@ in the ``Host`` header and TLS SNI), on every redirect hop. A name that resolves
 address when checked and to a private one a moment later (DNS rebinding) gains nothing: it is
 resolved once per hop and never again.
 
+A lookup is bounded in time like the connection it precedes: a resolver that does not answer
+costs the fetch its deadline, not the resolver's own timeouts (seconds per server, per try).
+
 Host spellings that resolvers read as numbers (``2130706433``, ``0177.0.0.1``, ``0x7f.1``) are
 read here the same way, so they are checked as the address they mean.
 
@@ -24,9 +27,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
-from monitor.errors import BlockedAddress, ConnectError
+from monitor.errors import BlockedAddress, ConnectError, FetchTimeout
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -122,8 +127,9 @@ class Guard:
         if reason is not None:
             raise BlockedAddress(f"refused to connect to {host}: {reason}")
 
-    def resolve(self, host: str, port: int) -> IPAddress:
-        """The first address of ``host`` to connect to, after checking every address it has.
+    def resolve(self, host: str, port: int, timeout: float | None = None) -> IPAddress:
+        """The first address of ``host`` to connect to, after checking every address it has;
+        ``FetchTimeout`` when the lookup takes longer than ``timeout`` seconds.
 
         Every address is checked, not just the first, so a name cannot pair a public address
         with a private one and hope for the latter.
@@ -133,7 +139,7 @@ class Guard:
             self.check(host, literal)
             return literal
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = _lookup(host, port, timeout)
         except (OSError, UnicodeError) as exc:
             raise _unresolved(host, exc) from None
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
@@ -142,6 +148,31 @@ class Guard:
         for address in addresses:
             self.check(host, address)
         return addresses[0]
+
+
+def _lookup(host: str, port: int, timeout: float | None) -> list[Any]:
+    """``getaddrinfo``, given up after ``timeout`` seconds. The C call cannot be interrupted,
+    so it runs in a thread of its own, left to finish (or fail) by itself when it takes too
+    long; a thread per lookup costs far less than the lookup."""
+    if timeout is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller, raised there
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name=f"lookup {host}", daemon=True).start()
+    if not done.wait(timeout):
+        raise FetchTimeout(f"could not resolve {host} within {timeout:g}s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return list(outcome[0])
 
 
 def _unresolved(host: str, exc: Exception) -> ConnectError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
+import threading
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ import trafilatura
 
 from monitor.context import Context, open_context
 from monitor.errors import (
+    ConnectError,
     FeedParseError,
     FetchTimeout,
     MonitorError,
@@ -240,6 +242,49 @@ def test_a_host_that_never_accepts_is_cut_at_the_connect_deadline(make_context: 
     assert "could not connect within 0.3s" in str(caught.value)
 
 
+def test_a_resolver_that_does_not_answer_is_cut_at_the_connect_deadline(
+    make_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The system's resolver would wait seconds per server and per try; the fetch gives up at
+    its own connect deadline, with the lookup still hanging."""
+    ctx = make_context(connect_timeout=0.3, total_timeout=30.0)
+    real = socket.getaddrinfo
+    answer = threading.Event()
+    asked = threading.Event()
+
+    def dead_resolver(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "slow-dns.test":
+            return real(host, *args, **kwargs)
+        asked.set()
+        answer.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", dead_resolver)
+    try:
+        with pytest.raises(FetchTimeout) as caught:
+            fetch(ctx.client, "http://slow-dns.test/feed.xml", ctx.settings)
+        assert asked.is_set() and not answer.is_set()  # given up while the lookup hung
+        assert "could not resolve slow-dns.test within 0.3s" in str(caught.value)
+        assert "http://slow-dns.test/feed.xml" in str(caught.value)
+    finally:
+        answer.set()
+
+
+def test_a_name_that_does_not_resolve_says_so(
+    make_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_context()
+
+    def no_such_name(host: Any, *args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)  # asks no resolver off loopback
+    with pytest.raises(ConnectError) as caught:
+        fetch(ctx.client, "http://no-such-host.test/feed.xml", ctx.settings)
+    assert "cannot resolve no-such-host.test (" in str(caught.value)
+    assert "Name or service not known" in str(caught.value)
+
+
 def test_a_server_that_goes_quiet_is_cut_at_the_read_deadline(make_context: Any) -> None:
     ctx = make_context(read_timeout=0.3, total_timeout=30.0)
     script = lambda: chain([head(Content_Length="100"), b"<rss>"], pause(1.5))  # noqa: E731
@@ -278,6 +323,30 @@ def test_a_body_trickling_in_is_cut_at_the_total_deadline(
         one_line(caplog, "feed failed", url, "took longer than 1s")
         served = server.first()
         assert served.cut_by_client and served.sent < len(body) // 2
+
+
+def test_a_body_cut_short_says_how_much_came_of_what_was_announced(
+    ctx: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server announces 100 bytes, sends 5 and hangs up: the error says so, not that
+    the server could not be reached."""
+    script = lambda: iter([head(Content_Length="100"), b"<rss>"])  # noqa: E731
+    with RawServer(script) as server:
+        url = server.url("/feed.xml")
+        with caplog.at_level(logging.WARNING):
+            error = failed_poll(ctx, url, ConnectError)
+    assert "connection broke after 5 bytes of the body of the 100 announced" in str(error)
+    assert "cannot connect" not in str(error)
+    one_line(caplog, "feed failed", url, "connection broke after 5 bytes")
+
+
+def test_a_server_that_hangs_up_without_answering_is_told_apart_from_one_not_reached(
+    ctx: Context,
+) -> None:
+    with RawServer(lambda: iter([b""])) as server:
+        error = failed_poll(ctx, server.url("/feed.xml"), ConnectError)
+    assert "closed the connection before answering" in str(error)
+    assert "cannot connect" not in str(error)
 
 
 # ------------------------------------------------------------------ redirects

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from monitor.extract import extract_article
 from monitor.feeds import Entry
@@ -176,6 +177,7 @@ def test_the_store_finds_fingerprints_within_the_distance_and_not_beyond(open_co
 
 def test_a_later_copy_takes_the_first_ones_key_and_a_copy_of_a_copy_too(open_contexts) -> None:
     ctx = open_contexts()
+    counted = REGISTRY.get_sample_value("monitor_near_duplicates_total") or 0.0
     assert first_of_copies(ctx, "http://a/1", ORIGINAL) == "http://a/1"
     assert first_of_copies(ctx, "http://b/1", COPY) == "http://a/1"
     assert first_of_copies(ctx, "http://c/1", OTHER) == "http://c/1"
@@ -185,6 +187,8 @@ def test_a_later_copy_takes_the_first_ones_key_and_a_copy_of_a_copy_too(open_con
     # Processed again, each article keeps its answer.
     assert first_of_copies(ctx, "http://a/1", ORIGINAL) == "http://a/1"
     assert first_of_copies(ctx, "http://b/1", COPY) == "http://a/1"
+    # Two copies found, each counted once however often it is processed.
+    assert REGISTRY.get_sample_value("monitor_near_duplicates_total") == counted + 2
 
 
 def test_two_copies_filed_before_either_looks_agree_on_one_first(open_contexts) -> None:
