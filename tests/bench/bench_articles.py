@@ -124,7 +124,8 @@ def main() -> None:
 
             ours()  # warm caches (lxml, regexes, the HTTP connection)
             bare()
-            ours_rates, bare_rates = [], []
+            ours_rates: list[float] = []
+            bare_rates: list[float] = []
             for _ in range(args.rounds):
                 for fn, rates in ((bare, bare_rates), (ours, ours_rates)):
                     start = time.perf_counter()

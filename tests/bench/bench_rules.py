@@ -16,6 +16,11 @@ text once, then loops over the rules and runs each term's regex (proclitics and 
 boundaries in the pattern). Floors from the issue: 10,000 rules ≤ 1.5 ms median and ≥ 100×
 the baseline; 100,000 rules ≤ 6 ms median, compiled in ≤ 10 s.
 
+With pyahocorasick installed (``pip install pyahocorasick``), the term pass is also set beside
+a character automaton over the same terms, folded: the automaton's own pass only, before the
+whole-word, proclitic, inflection and phrase-gap checks it would still need, so its figure is
+a lower bound of that design's cost.
+
     python tests/bench/bench_rules.py [--sizes 1000,10000,100000] [--rounds 5] [--naive-max 10000]
 """
 
@@ -43,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from monitor.extract import extract_article  # noqa: E402
 from monitor.match import Matcher  # noqa: E402
 from monitor.money import Amount, find_amounts  # noqa: E402
-from monitor.normalize import fold  # noqa: E402
+from monitor.normalize import fold, normalize  # noqa: E402
 from monitor.query import And, Near, Node, Not, Or, Term, TermKind, parse_query  # noqa: E402
 from monitor.rules import RulesFile, parse_rules  # noqa: E402
 from tests.bench.bench_articles import ENGLISH_PARAGRAPHS  # noqa: E402
@@ -499,6 +504,55 @@ def median_ms(fn: Any, args: tuple[Any, ...], rounds: int) -> float:
     return statistics.median(times)
 
 
+def automaton_comparison(matcher: Matcher, texts: dict[str, str], rounds: int) -> None:
+    try:
+        import ahocorasick
+    except ImportError:
+        print("  Aho-Corasick comparison skipped: pip install pyahocorasick")
+        return
+    start = time.perf_counter()
+    automaton = ahocorasick.Automaton()
+    for phrase in matcher.terms.phrases():
+        automaton.add_word(phrase, phrase)
+    automaton.make_automaton()
+    built = time.perf_counter() - start
+
+    def terms(text: str) -> None:
+        matcher.terms.find(normalize(text))
+
+    def automaton_pass(text: str) -> None:
+        list(automaton.iter(normalize(text).text))
+
+    def automaton_whole_words(text: str) -> None:
+        # The least filtering any hit needs: a word character on neither side. Proclitics,
+        # endings and phrase gaps would each add more.
+        folded = normalize(text).text
+        size = len(folded)
+        [
+            end
+            for end, phrase in automaton.iter(folded)
+            if (end + 1 == size or not folded[end + 1].isalnum())
+            and (end < len(phrase) or not folded[end - len(phrase)].isalnum())
+        ]
+
+    timed = {
+        name: statistics.median(median_ms(fn, (t,), rounds) for t in texts.values())
+        for name, fn in (
+            ("ours", terms),
+            ("raw", automaton_pass),
+            ("whole", automaton_whole_words),
+        )
+    }
+    hits = {lang: len(list(automaton.iter(normalize(t).text))) for lang, t in texts.items()}
+    print(
+        f"  term pass, normalisation included, median ms/article: ours {timed['ours']:.3f} "
+        f"(every check); Aho-Corasick (built in {built:.2f} s) pass alone {timed['raw']:.3f}, "
+        f"with the whole-word check only {timed['whole']:.3f} (raw hits per article: "
+        + ", ".join(f"{k} {v}" for k, v in hits.items())
+        + ")"
+    )
+
+
 def per_article(
     match: Any, texts: dict[str, str], amounts: dict[str, list[Amount]], rounds: int
 ) -> dict[str, float]:
@@ -549,6 +603,7 @@ def main() -> None:
                 f"{'met' if median <= ms else 'MISSED'}; compile {compiled:.2f} <= {seconds} s "
                 f"{'met' if compiled <= seconds else 'MISSED'}"
             )
+        automaton_comparison(matcher, texts, args.rounds)
         if size <= args.naive_max:
             start = time.perf_counter()
             naive = naive_compile(rules)
