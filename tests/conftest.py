@@ -73,18 +73,31 @@ def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings
 
 
 @pytest.fixture
-def open_contexts(backend_settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Context]]:
-    """Opens a context on a rules file written from text (with settings changed as asked);
-    closes them all at the end."""
+def contexts(tmp_path: Path) -> Iterator[Callable[[Settings, str], Context]]:
+    """Opens a context on settings and a rules file written from text; closes them all at
+    the end."""
     opened: list[Context] = []
 
-    def make(rules: str = "feeds: []\n", **changes: object) -> Context:
+    def make(settings: Settings, rules: str) -> Context:
         path = tmp_path / "rules.yaml"
         path.write_text(rules, encoding="utf-8")
-        ctx = open_context(backend_settings.model_copy(update=changes), path)
+        ctx = open_context(settings, path)
         opened.append(ctx)
         return ctx
 
     yield make
     for ctx in opened:
         ctx.close()
+
+
+@pytest.fixture
+def open_contexts(
+    backend_settings: Settings, contexts: Callable[[Settings, str], Context]
+) -> Callable[..., Context]:
+    """Opens a context on a rules file written from text, on both backends, with settings
+    changed as asked."""
+
+    def make(rules: str = "feeds: []\n", **changes: object) -> Context:
+        return contexts(backend_settings.model_copy(update=changes), rules)
+
+    return make

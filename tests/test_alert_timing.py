@@ -4,13 +4,13 @@ Redis and a loopback webhook: what is sent at once, what waits, and what the mes
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from monitor.context import Context, open_context
+from monitor.context import Context
 from monitor.delivery import deliver_alert
 from monitor.digest import flush_digests, period_end
 from monitor.pipeline import run_cycle
@@ -24,27 +24,18 @@ TWO_DAYS = 2 * 86400
 
 
 @pytest.fixture
-def make_context(tmp_path: Path, redis_url: str) -> Iterator[Callable[[str], Context]]:
-    opened: list[Context] = []
-
-    def make(rules: str) -> Context:
-        path = tmp_path / "rules.yaml"
-        path.write_text(rules, encoding="utf-8")
-        settings = Settings(
-            redis_url=redis_url,
-            state_dir=tmp_path / "state",
-            allow_private_networks=True,  # the test site is on loopback
-            timezone="Asia/Riyadh",
-            # The copies of the seed stand for distinct stories, not near-duplicates.
-            near_duplicate_distance=-1,
-        )
-        ctx = open_context(settings, path)
-        opened.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in opened:
-        ctx.close()
+def make_context(
+    tmp_path: Path, redis_url: str, contexts: Callable[[Settings, str], Context]
+) -> Callable[[str], Context]:
+    settings = Settings(
+        redis_url=redis_url,
+        state_dir=tmp_path / "state",
+        allow_private_networks=True,  # the test site is on loopback
+        timezone="Asia/Riyadh",
+        # The copies of the seed stand for distinct stories, not near-duplicates.
+        near_duplicate_distance=-1,
+    )
+    return lambda rules: contexts(settings, rules)
 
 
 def publish(site: SiteServer, count: int) -> tuple[str, list[str]]:

@@ -13,7 +13,7 @@ import socket
 import threading
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import brotli
 import pytest
 import trafilatura
 
-from monitor.context import Context, open_context
+from monitor.context import Context
 from monitor.errors import (
     ConnectError,
     FeedParseError,
@@ -53,19 +53,18 @@ from tests.servers import SiteServer
 SUMMARY = "What the feed says of the story: Musk and Putin met to talk about the money."
 ARABIC = "قال ماسك إنه تحدث مع بوتين عبر الهاتف عن خطة بقيمة 70 مليون يورو لدعم حملته."
 RSS_TYPE = "application/rss+xml"
+MUSK_RULES = (
+    "feeds:\n  - url: http://127.0.0.1:9/feed.xml\nentities:\n  musk: [Musk]\n"
+    "channels:\n  desk: ['json://127.0.0.1:9/x']\n"
+    "rules:\n  - {name: musk, entities: {any: [musk]}, notify: [desk]}\n"
+)
 
 
 @pytest.fixture
-def make_context(tmp_path: Path) -> Iterator[Callable[..., Context]]:
+def make_context(
+    tmp_path: Path, contexts: Callable[[Settings, str], Context]
+) -> Callable[..., Context]:
     """A context on the embedded store; settings as keywords over loopback-friendly defaults."""
-    opened: list[Context] = []
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        "feeds:\n  - url: http://127.0.0.1:9/feed.xml\nentities:\n  musk: [Musk]\n"
-        "channels:\n  desk: ['json://127.0.0.1:9/x']\n"
-        "rules:\n  - {name: musk, entities: {any: [musk]}, notify: [desk]}\n",
-        encoding="utf-8",
-    )
 
     def make(**overrides: Any) -> Context:
         values: dict[str, Any] = {
@@ -75,13 +74,9 @@ def make_context(tmp_path: Path) -> Iterator[Callable[..., Context]]:
             "total_timeout": 1.0,
             **overrides,
         }
-        ctx = open_context(Settings(**values), rules)
-        opened.append(ctx)
-        return ctx
+        return contexts(Settings(**values), MUSK_RULES)
 
-    yield make
-    for ctx in opened:
-        ctx.close()
+    return make
 
 
 @pytest.fixture
@@ -294,35 +289,36 @@ def test_a_server_that_goes_quiet_is_cut_at_the_read_deadline(make_context: Any)
         assert "no data for 0.3s" in str(caught.value)
 
 
-def test_headers_trickling_in_are_cut_at_the_total_deadline(
-    ctx: Context, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A byte of headers every 50 ms: each read is quick, so only the total deadline (1 s)
-    can end it, long before the 100 headers http.client would otherwise wait for."""
-    endless = head(Content_Type=RSS_TYPE).rstrip(b"\r\n") + b"\r\n" + b"X-Slow: a\r\n" * 200
-    with RawServer(lambda: trickle(endless, 0.05)) as server:
-        url = server.url("/feed.xml")
-        with caplog.at_level(logging.WARNING):
-            error = failed_poll(ctx, url, FetchTimeout)
-        assert "headers took longer than 1s" in str(error)
-        one_line(caplog, "feed failed", url, "headers took longer than 1s")
-        served = server.first()
-        assert served.cut_by_client and served.sent < len(endless) // 2
+def _trickled_headers() -> tuple[bytes, bytes]:
+    return b"", head(Content_Type=RSS_TYPE).rstrip(b"\r\n") + b"\r\n" + b"X-Slow: a\r\n" * 200
 
 
-def test_a_body_trickling_in_is_cut_at_the_total_deadline(
-    ctx: Context, caplog: pytest.LogCaptureFixture
-) -> None:
+def _trickled_body() -> tuple[bytes, bytes]:
     body = rss([{"title": "t", "link": "http://127.0.0.1/a"}]).encode()
-    script = lambda: chain([head(Content_Length=str(len(body)))], trickle(body, 0.05))  # noqa: E731
-    with RawServer(script) as server:
+    return head(Content_Length=str(len(body))), body
+
+
+@pytest.mark.parametrize(
+    ("response", "part"), [(_trickled_headers, "headers"), (_trickled_body, "body")]
+)
+def test_a_response_trickling_in_is_cut_at_the_total_deadline(
+    ctx: Context,
+    caplog: pytest.LogCaptureFixture,
+    response: Callable[[], tuple[bytes, bytes]],
+    part: str,
+) -> None:
+    """Sent at once, then a byte every 50 ms: each read is quick, so only the total deadline
+    (1 s) can end it, long before the 100 headers http.client would otherwise wait for, or
+    the body's end."""
+    at_once, trickled = response()
+    with RawServer(lambda: chain([at_once], trickle(trickled, 0.05))) as server:
         url = server.url("/feed.xml")
         with caplog.at_level(logging.WARNING):
             error = failed_poll(ctx, url, FetchTimeout)
-        assert "body took longer than 1s" in str(error)
-        one_line(caplog, "feed failed", url, "took longer than 1s")
+        assert f"{part} took longer than 1s" in str(error)
+        one_line(caplog, "feed failed", url, f"{part} took longer than 1s")
         served = server.first()
-        assert served.cut_by_client and served.sent < len(body) // 2
+        assert served.cut_by_client and served.sent < len(at_once) + len(trickled) // 2
 
 
 def test_a_body_cut_short_says_how_much_came_of_what_was_announced(

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from monitor.context import Context, open_context
+from monitor.context import Context
 from monitor.errors import ServerError
 from monitor.polling import due_feeds, poll_feed, poll_feeds
 from monitor.schedule import Hints, batches, max_age, next_delay
@@ -31,17 +31,11 @@ def publisher() -> Iterator[Publisher]:
 
 
 @pytest.fixture
-def make_context(tmp_path: Path, redis_url: str) -> Iterator[Any]:
-    opened: list[Context] = []
-
+def make_context(
+    tmp_path: Path, redis_url: str, contexts: Callable[[Settings, str], Context]
+) -> Callable[..., Context]:
     def make(feeds: list[str], every: str = "1m", **settings: Any) -> Context:
-        path = tmp_path / "rules.yaml"
         lines = "".join(f"  - url: {url}\n    every: {every}\n" for url in feeds)
-        path.write_text(
-            f"feeds:\n{lines}entities:\n  musk: [Musk]\nchannels:\n  desk: ['json://127.0.0.1:9/x']\n"
-            "rules:\n  - {name: musk, entities: {any: [musk]}, notify: [desk]}\n",
-            encoding="utf-8",
-        )
         values: dict[str, Any] = {
             "redis_url": redis_url,
             "state_dir": tmp_path / "state",
@@ -49,13 +43,13 @@ def make_context(tmp_path: Path, redis_url: str) -> Iterator[Any]:
             "total_timeout": 5.0,
             **settings,
         }
-        ctx = open_context(Settings(**values), path)
-        opened.append(ctx)
-        return ctx
+        rules = (
+            f"feeds:\n{lines}entities:\n  musk: [Musk]\nchannels:\n  desk: ['json://127.0.0.1:9/x']\n"
+            "rules:\n  - {name: musk, entities: {any: [musk]}, notify: [desk]}\n"
+        )
+        return contexts(Settings(**values), rules)
 
-    yield make
-    for ctx in opened:
-        ctx.close()
+    return make
 
 
 def items(n: int, base: str = "http://127.0.0.1/a") -> str:
