@@ -23,6 +23,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import html
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -54,18 +55,38 @@ def _message_id(idstring: str | None = None, domain: str | None = None) -> str:
     return f"<{key}@{domain or 'localhost'}>"
 
 
-def _install_message_id() -> None:
+# The plain-text part of the email being sent in this thread or task, if any. Apprise makes
+# an HTML email's plain part by converting the HTML, which drops the marks around the matched
+# words; answering its call for that conversion (``_plain_part`` below) puts ours there.
+_PLAIN_PART: ContextVar[str | None] = ContextVar("plain_part", default=None)
+
+
+def _install_email_hooks() -> None:
     import apprise.plugins.email.base as email_base
 
-    if not hasattr(email_base, "make_msgid"):
-        raise ImportError(
-            "this apprise no longer makes Message-IDs with make_msgid: stable email "
-            "Message-IDs need monitor.alerts updated"
-        )
-    email_base.make_msgid = _message_id
+    found = vars(email_base)
+    for name in ("make_msgid", "convert_between"):
+        if name not in found:
+            raise ImportError(
+                f"apprise's email plugin no longer calls {name}: stable Message-IDs and our "
+                "plain-text part need monitor.alerts updated"
+            )
+    convert: Callable[[Any, Any, str | None], Any] = found["convert_between"]
+
+    def _plain_part(from_format: Any, to_format: Any, content: str | None = None) -> Any:
+        plain = _PLAIN_PART.get()
+        if plain is not None and (from_format, to_format) == (
+            apprise.NotifyFormat.HTML,
+            apprise.NotifyFormat.TEXT,
+        ):
+            return plain
+        return convert(from_format, to_format, content)
+
+    found["make_msgid"] = _message_id
+    found["convert_between"] = _plain_part
 
 
-_install_message_id()
+_install_email_hooks()
 
 
 def alert_id(rule: str, article_key: str, channel: str, target: int) -> str:
@@ -229,7 +250,7 @@ def send(
     url: str,
     *,
     zone: str = "UTC",
-    template: str | None = None,
+    templates: Mapping[str, str] | None = None,
     secrets: tuple[str, ...] = (),
 ) -> None:
     """Send one alert to one apprise URL; ``DeliveryFailed`` says why it was not accepted.
@@ -239,18 +260,18 @@ def send(
     """
     secrets = (*secrets, *secrets_of(url, []))
     with hidden(secrets):
-        _send(alert, url, zone, template, secrets)
+        _send(alert, url, zone, templates or {}, secrets)
 
 
 def _send(
-    alert: Alert, url: str, zone: str, template: str | None, secrets: tuple[str, ...]
+    alert: Alert, url: str, zone: str, templates: Mapping[str, str], secrets: tuple[str, ...]
 ) -> None:
     asset = apprise.AppriseAsset(secure_logging=True)
     subject = f"{alert.channel}#{alert.target}"
     plugin = apprise.Apprise.instantiate(url, asset=asset)
     if not plugin:
         raise DeliveryFailed("the channel URL is not one apprise understands", subject=subject)
-    message = render(alert.to_dict(), kind_of(url), zone, template)
+    message = render(alert.to_dict(), kind_of(url), zone, templates)
     headers = getattr(plugin, "headers", None)
     if message.kind != "email" and isinstance(headers, dict):
         headers[IDEMPOTENCY_HEADER] = alert.id
@@ -262,6 +283,7 @@ def _send(
         "text": apprise.NotifyFormat.TEXT,
     }[message.kind]
     token = _MESSAGE_ID_KEY.set(alert.id)
+    plain = _PLAIN_PART.set(message.text)
     try:
         with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
             result = notifier.notify(
@@ -269,6 +291,7 @@ def _send(
             )
             detail = captured.getvalue().strip().splitlines()
     finally:
+        _PLAIN_PART.reset(plain)
         _MESSAGE_ID_KEY.reset(token)
     services = list(result)
     # Check each service the URL loaded, not only the overall result: a partial success is

@@ -74,13 +74,12 @@ def _target_url(ctx: Context, alert: Alert) -> tuple[str, list[str]]:
     return expand_env(written), values
 
 
-def _template(ctx: Context, alert: Alert, kind_url: str) -> str | None:
-    from monitor.render import kind_of
-
+def _templates(ctx: Context, alert: Alert) -> dict[str, str]:
+    """The alert's rule's own templates, by channel kind."""
     for rule in ctx.rules.rules:
         if rule.name == alert.rule:
-            return rule.templates.get(kind_of(kind_url))
-    return None
+            return rule.templates
+    return {}
 
 
 def _age_hours(alert: Alert) -> float:
@@ -115,7 +114,7 @@ def deliver_alert(ctx: Context, alert_id: str, *, last_attempt: bool = False) ->
                 alert,
                 url,
                 zone=ctx.settings.timezone,
-                template=_template(ctx, alert, url),
+                templates=_templates(ctx, alert),
                 secrets=tuple(secrets),
             )
         except (DeliveryFailed, ConfigError) as exc:

@@ -1,6 +1,6 @@
 """What an alert says: one template per channel kind, rendered in a sandbox.
 
-Kinds: ``email`` (HTML; apprise derives the email's plain-text part from it), ``markdown``
+Kinds: ``email`` (HTML, with the ``text`` kind as its plain-text part), ``markdown``
 (chat services: Slack, Discord, Telegram, Matrix, Mattermost, Teams, Rocket.Chat, Zulip) and
 ``text`` (everything else, webhooks included). Every kind shows the title, source, published
 time in the analyst's time zone (``MONITOR_TIMEZONE``), link, the snippet with the matched
@@ -11,7 +11,8 @@ Right-to-left text reads right: in text and Markdown every free-text field sits 
 Unicode isolates (FSI … PDI) so an Arabic title cannot reorder the Latin around it; in HTML
 each block carries ``dir="auto"``.
 
-A rule may override the template of a kind (``monitor.alert_options``). Templates run in
+A rule may override the template of a kind (``monitor.rules``); its ``text`` template is then
+the plain-text part of its emails too. Templates run in
 Jinja2's sandbox, so a rules file cannot reach Python objects; an override that fails to
 render is logged in one line and the default template is used instead.
 """
@@ -19,6 +20,7 @@ render is logged in one line and the default template is used instead.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -193,33 +195,44 @@ def check_template(source: str, kind: str) -> str | None:
 
 @dataclass(frozen=True)
 class Message:
-    """A rendered alert: what apprise is given."""
+    """A rendered alert: what apprise is given. ``text`` is an email's plain-text part."""
 
     subject: str
     body: str
     kind: str
+    text: str | None = None
 
 
 def render(
-    alert: dict[str, Any], kind: str, zone: str = "UTC", override: str | None = None
+    alert: dict[str, Any],
+    kind: str,
+    zone: str = "UTC",
+    templates: Mapping[str, str] | None = None,
 ) -> Message:
     """Render one alert (or digest) record for a channel kind.
 
-    ``alert`` is the stored record (``monitor.alerts.Alert.to_dict``); ``override`` replaces
-    the default template of this kind for a single alert.
+    ``alert`` is the stored record (``monitor.alerts.Alert.to_dict``); ``templates`` (a rule's,
+    by kind) replace the default templates for a single alert.
     """
     values = template_values(alert, zone)
-    digest = bool(alert.get("items"))
-    env = _HTML if kind == "email" else _PLAIN
-    if digest:
+    if alert.get("items"):
         subject = f"[{alert['rule']}] digest: {len(alert['items'])} articles"
-        source = DIGEST_DEFAULTS[kind]
     else:
         subject = f"[{alert['rule']}] {alert['title']}"
-        source = DEFAULTS[kind]
-    if override and not digest:
+    body = _render_kind(alert, kind, values, templates or {})
+    text = _render_kind(alert, "text", values, templates or {}) if kind == "email" else None
+    return Message(subject, body, kind, text)
+
+
+def _render_kind(
+    alert: dict[str, Any], kind: str, values: dict[str, Any], templates: Mapping[str, str]
+) -> str:
+    env = _HTML if kind == "email" else _PLAIN
+    digest = bool(alert.get("items"))
+    override = None if digest else templates.get(kind)
+    if override:
         try:
-            return Message(subject, env.from_string(override).render(values).strip(), kind)
+            return env.from_string(override).render(values).strip()
         except TemplateError as exc:  # SecurityError is one of these
             log.warning(
                 "rule %s: its %s template failed (%s); the default is used",
@@ -227,7 +240,8 @@ def render(
                 kind,
                 exc,
             )
-    return Message(subject, env.from_string(source).render(values).strip(), kind)
+    source = (DIGEST_DEFAULTS if digest else DEFAULTS)[kind]
+    return env.from_string(source).render(values).strip()
 
 
 def template_values(alert: dict[str, Any], zone: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from monitor.context import Context, open_context
 from monitor.delivery import deliver_alert
 from monitor.pipeline import process_article, run_cycle
 from tests.alerting import RULES_FIRED, rules_yaml, run_monitor, serve_articles, settings_for
-from tests.servers import SiteServer, SmtpSink, WebhookSink, free_port
+from tests.servers import SiteServer, SmtpSink, WebhookSink, free_port, text_parts
 
 
 @pytest.fixture(params=["redis", "embedded"])
@@ -92,6 +92,29 @@ def test_every_attempt_at_an_alert_carries_the_same_idempotency_key(
         f"<{i}@127.0.0.1>" for i in mail_ids
     )
     assert all(len(m.get_all("Message-ID") or []) == 1 for m in smtp.messages)
+
+
+def test_an_emails_plain_part_is_the_text_template_with_the_matched_words_marked(
+    contexts, site: SiteServer, smtp: SmtpSink
+) -> None:
+    """Not apprise's conversion of the HTML part, which drops the marks; a rule's own text
+    template is its emails' plain part too."""
+    serve_articles(site, 1)
+    own = "    templates: {text: 'PLAIN {{ rule }}: {{ snippet }}'}\n"
+    ctx = contexts(rules_yaml([site.url("/feed.xml")], [smtp.apprise_url()], rule_extra=own))
+
+    assert run_cycle(ctx).alerts == {"sent": 2}
+
+    parts = {str(m["Subject"]).split("]")[0].strip("["): text_parts(m) for m in smtp.messages}
+    plain, html = parts["big-money"]
+    assert plain.startswith("Rule: big-money (matched: ")
+    assert "⟦70 مليون يورو⟧" in plain
+    assert html is not None and "<mark>70 مليون يورو</mark>" in html
+    plain, html = parts["musk-putin"]
+    assert plain.startswith("PLAIN musk-putin: ")
+    assert "⟦ماسك⟧" in plain or "⟦إيلون ماسك⟧" in plain
+    assert "⟦بوتين⟧" in plain
+    assert html is not None and "<mark>" in html and "PLAIN" not in html
 
 
 def test_redelivery_and_a_second_feed_with_the_same_item_send_nothing_more(
