@@ -28,10 +28,12 @@ import http.client
 import itertools
 import re
 import socket
+import ssl
 import threading
 import time
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urljoin
@@ -48,12 +50,14 @@ from urllib3.exceptions import (
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
+    SSLError,
 )
 from urllib3.util import parse_url
 from urllib3.util.request import ACCEPT_ENCODING
 
 from monitor.errors import (
     ClientError,
+    ConfigError,
     ConnectError,
     FetchTimeout,
     MonitorError,
@@ -249,11 +253,15 @@ class Client:
     def __init__(self, settings: Settings, pools_per_host: int = 4) -> None:
         self.guard = Guard.from_settings(settings.allow_private_networks, settings.allowed_networks)
         self.headers = {"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
+        tls: dict[str, Any] = {}
+        if settings.ca_bundle is not None:
+            tls["ssl_context"] = _context_trusting(settings.ca_bundle)
         self.pools = urllib3.PoolManager(
             num_pools=256,
             maxsize=pools_per_host,
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
             retries=False,
+            **tls,
         )
         self.pools.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
@@ -267,6 +275,18 @@ class Client:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.clear()
+
+
+def _context_trusting(bundle: Path) -> ssl.SSLContext:
+    """TLS settings that trust the system's authorities and those of ``bundle``."""
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"MONITOR_CA_BUNDLE={bundle}: not a readable PEM file of certificates ({exc})"
+        ) from None
+    return context
 
 
 def make_client(settings: Settings) -> Client:
@@ -362,14 +382,23 @@ def fetch(
         raise ClientError(f"the body could not be decompressed: {exc}", subject=url) from None
     except (LocationParseError, ValueError):
         raise UnsupportedURL("not a URL we can parse", subject=url) from None
+    except SSLError as exc:  # before its base class, HTTPError
+        cause = exc.args[0] if exc.args else exc
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = f"the certificate was not accepted ({cause.verify_message})"
+        else:
+            reason = str(getattr(cause, "reason", None) or cause)
+        raise ConnectError(f"TLS failed: {reason}", subject=url) from None
     except ProtocolError as exc:  # before its base class, HTTPError: we did connect
         cause = exc.args[1] if len(exc.args) > 1 else exc
-        raise ConnectError(
-            f"the server closed the connection before answering ({cause!r})", subject=url
-        ) from None
+        if isinstance(cause, (http.client.RemoteDisconnected, ConnectionError)):
+            what = f"the server closed the connection before answering ({cause!r})"
+        else:
+            what = f"the server's answer is not HTTP we can read ({cause})"
+        raise ConnectError(what, subject=url) from None
     except HTTPError as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise ConnectError(f"cannot connect ({reason})", subject=url) from None
+        cannot = getattr(exc, "reason", None) or exc
+        raise ConnectError(f"cannot connect ({cannot})", subject=url) from None
     raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", subject=url)
 
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     max_bytes: int = 5_000_000
     """Largest body read from any URL; a larger one is refused."""
 
+    ca_bundle: Path | None = None
+    """A PEM file of certificate authorities trusted besides the system's (feeds on an
+    intranet behind an internal CA)."""
+
     contact_url: str = "https://github.com/news-monitor/news-monitor"
     """Named in our User-Agent, so a publisher can reach whoever runs the crawler."""
 
@@ -52,11 +56,11 @@ class Settings(BaseSettings):
     """How long an article's URL is remembered as seen."""
 
     beat_interval: float = 5.0
+    """Seconds between two checks for feeds that are due."""
 
     requeue_after: float = 600.0
     """Seconds an article may wait queued before a poll queues it again (its message may have
     been lost with a worker or a broker restart; processing twice sends nothing twice)."""
-    """Seconds between two checks for feeds that are due."""
 
     delivery_attempts: int = 8
     """Attempts per alert and target before it is recorded as failed for good."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -68,8 +69,9 @@ def trickle(data: bytes, every: float) -> Iterator[bytes]:
 class RawServer(_Stoppable):
     """A TCP server on 127.0.0.1 that writes ``script()`` to every connection it accepts."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, tls: ssl.SSLContext | None = None) -> None:
         self.script = script
+        self.tls = tls  # HTTPS: the handshake is made before the script plays
         self.served: list[Served] = []
         self._lock = threading.Lock()
         self._sock = socket.create_server((HOST, 0))
@@ -81,7 +83,7 @@ class RawServer(_Stoppable):
         self._acceptor.start()
 
     def url(self, path: str = "/") -> str:
-        return f"http://{HOST}:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}{path}"
 
     def first(self, timeout: float = 10.0) -> Served:
         """The first connection, once the script ended on it or the client hung up."""
@@ -107,7 +109,12 @@ class RawServer(_Stoppable):
 
     def _answer(self, conn: socket.socket, served: Served) -> None:
         try:
+            if self.tls is not None:
+                conn.settimeout(5)
+                conn = self.tls.wrap_socket(conn, server_side=True)
             self._play(conn, served)
+        except OSError:  # the handshake failed: the client refused us
+            served.cut_by_client = True
         finally:
             served.done.set()
 

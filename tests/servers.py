@@ -13,6 +13,7 @@ import json
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -248,11 +249,15 @@ class _QuietHandler(BaseHTTPRequestHandler):
 class _ThreadedHTTP(_Stoppable):
     """Runs a `_QuietServer` with the given handler in a daemon thread on a free port."""
 
-    def __init__(self, handler: type[_QuietHandler]) -> None:
+    def __init__(self, handler: type[_QuietHandler], tls: ssl.SSLContext | None = None) -> None:
         self._lock = threading.Condition()
         self._httpd = _QuietServer((HOST, 0), handler)
         self._httpd.owner = self
         self.port = int(self._httpd.server_address[1])
+        self.scheme = "http"
+        if tls is not None:  # HTTPS: the handshake is made as each connection is accepted
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -264,8 +269,8 @@ class _ThreadedHTTP(_Stoppable):
 
     @property
     def base_url(self) -> str:
-        """http://127.0.0.1:PORT"""
-        return f"http://{HOST}:{self.port}"
+        """http://127.0.0.1:PORT (https:// when serving TLS)"""
+        return f"{self.scheme}://{HOST}:{self.port}"
 
     def stop(self) -> None:
         """Stop serving and close the listening socket."""
@@ -330,11 +335,11 @@ class _SiteHandler(_QuietHandler):
 class SiteServer(_ThreadedHTTP):
     """A web site on 127.0.0.1 whose pages (routes) tests set and change at run time."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._routes: dict[str, Route] = {}
         #: Every request as (method, path with query, headers).
         self.requests: list[tuple[str, str, dict[str, str]]] = []
-        super().__init__(_SiteHandler)
+        super().__init__(_SiteHandler, tls)
 
     def route(
         self,

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trustme
 
 from monitor.errors import (
     ClientError,
+    ConfigError,
     ConnectError,
     FetchTimeout,
     ResponseTooLarge,
@@ -86,3 +91,103 @@ def test_refused_connection_is_transient(settings: Settings, client: Client) -> 
 def test_only_http(settings: Settings, client: Client) -> None:
     with pytest.raises(UnsupportedURL):
         fetch(client, "file:///etc/passwd", settings)
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    """A certificate authority of our own, trusted only where a test says so."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def names_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``feeds.test`` and ``other.test`` resolve to 127.0.0.1 (no resolver is asked)."""
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if host in ("feeds.test", "other.test") else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+
+@pytest.fixture
+def tls_site(authority: trustme.CA) -> Iterator[tuple[SiteServer, list[str]]]:
+    """An HTTPS site with a certificate for feeds.test, and the server names clients asked for."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("feeds.test").configure_cert(context)
+    asked: list[str] = []
+    context.sni_callback = lambda _socket, name, _context: asked.append(name)  # type: ignore[assignment,func-returns-value]
+    with SiteServer(tls=context) as site:
+        yield site, asked
+
+
+def trusting(settings: Settings, authority: trustme.CA, tmp_path: Path) -> Settings:
+    bundle = tmp_path / "authorities.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    return settings.model_copy(update={"ca_bundle": bundle})
+
+
+@pytest.mark.usefixtures("names_on_loopback")
+def test_https_is_checked_against_the_urls_host_though_we_connect_to_its_address(
+    tls_site: tuple[SiteServer, list[str]],
+    settings: Settings,
+    authority: trustme.CA,
+    tmp_path: Path,
+) -> None:
+    """The connection goes to the address the SSRF guard checked, while the certificate, the
+    server name (SNI) and the Host header are the URL's host's."""
+    site, asked = tls_site
+    site.route("/feed.xml", "<rss/>")
+    settings = trusting(settings, authority, tmp_path)
+    with make_client(settings) as client:
+        fetched = fetch(client, f"https://feeds.test:{site.port}/feed.xml", settings)
+    assert fetched.content == b"<rss/>"
+    assert asked == ["feeds.test"]
+    assert site.requests[-1][2]["Host"] == f"feeds.test:{site.port}"
+
+
+@pytest.mark.usefixtures("names_on_loopback")
+def test_a_certificate_for_another_name_is_refused(
+    tls_site: tuple[SiteServer, list[str]],
+    settings: Settings,
+    authority: trustme.CA,
+    tmp_path: Path,
+) -> None:
+    site, _ = tls_site
+    site.route("/feed.xml", "<rss/>")
+    settings = trusting(settings, authority, tmp_path)
+    url = f"https://other.test:{site.port}/feed.xml"
+    with make_client(settings) as client, pytest.raises(ConnectError) as caught:
+        fetch(client, url, settings)
+    assert str(caught.value).startswith(f"{url}: TLS failed: ")
+    assert "other.test" in str(caught.value)
+    assert site.hits("/feed.xml") == 0
+
+
+@pytest.mark.usefixtures("names_on_loopback")
+def test_an_authority_nobody_trusts_is_refused(
+    tls_site: tuple[SiteServer, list[str]], settings: Settings, client: Client
+) -> None:
+    site, _ = tls_site
+    site.route("/feed.xml", "<rss/>")
+    url = f"https://feeds.test:{site.port}/feed.xml"
+    with pytest.raises(ConnectError) as caught:
+        fetch(client, url, settings)
+    assert str(caught.value).startswith(f"{url}: TLS failed: ")
+    assert "the certificate was not accepted (unable to get local issuer certificate)" in str(
+        caught.value
+    )
+    assert site.hits("/feed.xml") == 0
+
+
+def test_a_bundle_that_is_not_pem_is_a_configuration_error(
+    settings: Settings, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "authorities.pem"
+    bundle.write_text("not a certificate\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        make_client(settings.model_copy(update={"ca_bundle": bundle}))
+    assert f"MONITOR_CA_BUNDLE={bundle}: not a readable PEM file" in str(caught.value)

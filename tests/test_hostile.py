@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
+import ssl
 import threading
 import tracemalloc
 import zlib
@@ -21,6 +22,7 @@ from typing import Any
 import brotli
 import pytest
 import trafilatura
+import trustme
 
 from monitor.context import Context
 from monitor.errors import (
@@ -298,21 +300,40 @@ def _trickled_body() -> tuple[bytes, bytes]:
     return head(Content_Length=str(len(body))), body
 
 
+@pytest.fixture(scope="module")
+def loopback_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    """A server's TLS settings with a certificate for 127.0.0.1, and the PEM bundle of the
+    authority that issued it."""
+    authority = trustme.CA()
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_side)
+    bundle = tmp_path_factory.mktemp("tls") / "authorities.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    return server_side, bundle
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
 @pytest.mark.parametrize(
     ("response", "part"), [(_trickled_headers, "headers"), (_trickled_body, "body")]
 )
 def test_a_response_trickling_in_is_cut_at_the_total_deadline(
-    ctx: Context,
+    make_context: Any,
+    loopback_tls: tuple[ssl.SSLContext, Path],
     caplog: pytest.LogCaptureFixture,
     response: Callable[[], tuple[bytes, bytes]],
     part: str,
+    secure: bool,
 ) -> None:
     """Sent at once, then a byte every 50 ms: each read is quick, so only the total deadline
     (1 s) can end it, long before the 100 headers http.client would otherwise wait for, or
-    the body's end."""
+    the body's end; over TLS as over plain TCP."""
+    server_side, bundle = loopback_tls
+    ctx = make_context(ca_bundle=bundle)
     at_once, trickled = response()
-    with RawServer(lambda: chain([at_once], trickle(trickled, 0.05))) as server:
+    script = lambda: chain([at_once], trickle(trickled, 0.05))  # noqa: E731
+    with RawServer(script, tls=server_side if secure else None) as server:
         url = server.url("/feed.xml")
+        assert url.startswith("https://" if secure else "http://")
         with caplog.at_level(logging.WARNING):
             error = failed_poll(ctx, url, FetchTimeout)
         assert f"{part} took longer than 1s" in str(error)
@@ -343,6 +364,13 @@ def test_a_server_that_hangs_up_without_answering_is_told_apart_from_one_not_rea
         error = failed_poll(ctx, server.url("/feed.xml"), ConnectError)
     assert "closed the connection before answering" in str(error)
     assert "cannot connect" not in str(error)
+
+
+def test_an_answer_that_is_not_http_says_so(ctx: Context) -> None:
+    with RawServer(lambda: iter([b"SSH-2.0-OpenSSH_9.6\r\n\r\n"])) as server:
+        error = failed_poll(ctx, server.url("/feed.xml"), ConnectError)
+    assert "answer is not HTTP we can read" in str(error)
+    assert "SSH-2.0" in str(error)
 
 
 # ------------------------------------------------------------------ redirects
