@@ -13,9 +13,12 @@ one alert per (rule, article, target); a rule that fires only for the copy still
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import random
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from monitor import metrics
@@ -34,6 +37,9 @@ from monitor.rates import RateTable, parse_ecb_xml
 log = logging.getLogger(__name__)
 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# Held while one article's copies are looked for (``first_of_copies``), by one worker at a time.
+NEAR_LOCK = "near-lock"
+NEAR_LOCK_SECONDS = 10.0
 
 
 def rates_due(ctx: Context) -> bool:
@@ -89,12 +95,36 @@ def first_of_copies(ctx: Context, key: str, text: str) -> str:
     value = fingerprint(text)
     if value is None:
         return key
-    filed = Filed(value, key)
-    file_fingerprint(ctx, filed)
-    first = decide_first(ctx, filed)
+    with _deciding_alone(ctx):
+        first = decide_first(ctx, Filed(value, key))
     if first != key:
         metrics.NEAR_DUPLICATES.inc()
     return first
+
+
+@contextmanager
+def _deciding_alone(ctx: Context) -> Iterator[None]:
+    """One decision at a time among every worker sharing the store, so that each sees the
+    fingerprints and the answers of all decided before it: copies processed at the very same
+    moment, however many, then agree on one first. A decision takes milliseconds; a lock whose
+    worker died expires after ``NEAR_LOCK_SECONDS``."""
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + NEAR_LOCK_SECONDS
+    held = ctx.store.claim(NEAR_LOCK, NEAR_LOCK_SECONDS, {"token": token})
+    while not held and time.monotonic() < deadline:
+        time.sleep(random.uniform(0.001, 0.005))  # noqa: S311  (spreads retries, not a secret)
+        held = ctx.store.claim(NEAR_LOCK, NEAR_LOCK_SECONDS, {"token": token})
+    if not held:
+        log.warning(
+            "near-duplicate check: waited %gs for the lock; deciding without it (copies "
+            "processed at this moment may each alert)",
+            NEAR_LOCK_SECONDS,
+        )
+    try:
+        yield
+    finally:
+        if held and (ctx.store.get(NEAR_LOCK) or {}).get("token") == token:
+            ctx.store.delete(NEAR_LOCK)
 
 
 def file_fingerprint(ctx: Context, filed: Filed) -> None:
@@ -104,23 +134,20 @@ def file_fingerprint(ctx: Context, filed: Filed) -> None:
 
 
 def decide_first(ctx: Context, filed: Filed) -> str:
-    """Look for fingerprints near a filed one; return the key its alerts are made under.
-
-    Two copies processed at once each file before looking, so at least one sees the other
-    (whichever looks last). The one that sees proposes the other as first, with a claim on the
-    pair; when both see each other, the proposal that got there first stands for both. A copy
-    of a copy takes the first one's key from its record. Three copies at the very same moment
-    may still each pick another: then a rule's alert is sent more than once, never lost.
+    """File a fingerprint, look for those near it and return the key its alerts are made
+    under: the answer of the nearest copy decided before it, else its own key. Called under
+    ``_deciding_alone``: a copy filed but with no answer is one whose worker died while
+    deciding, and it finds this one's answer when it is processed again.
     """
-    window, distance = ctx.settings.near_duplicate_window, ctx.settings.near_duplicate_distance
+    distance = ctx.settings.near_duplicate_distance
+    file_fingerprint(ctx, filed)
     members = ctx.store.members(probe_keys(filed.value, distance))
     first = filed.key
     for other in nearest(filed.value, members, distance, filed.key):
-        pair = f"near-pair:{_pair_hash(filed.key, other.key)}"
-        ctx.store.claim(pair, window, {"first": other.key})
-        if (ctx.store.get(pair) or {}).get("first", other.key) == filed.key:
-            continue  # the other article saw this one first and takes its key
-        first = str((ctx.store.get(f"near-first:{other.key}") or {}).get("first", other.key))
+        answer = ctx.store.get(f"near-first:{other.key}")
+        if answer is None:
+            continue
+        first = str(answer["first"])
         bits = (filed.value ^ other.value).bit_count()
         through = "" if first == other.key else f" through {other.key}"
         log.info("near-duplicate of %s%s, %d of 64 bits apart: %s; its alerts are that "
@@ -128,10 +155,6 @@ def decide_first(ctx: Context, filed: Filed) -> str:
         break
     ctx.store.claim(f"near-first:{filed.key}", ctx.retention, {"first": first})
     return str((ctx.store.get(f"near-first:{filed.key}") or {}).get("first", first))
-
-
-def _pair_hash(a: str, b: str) -> str:
-    return hashlib.sha256("\x1f".join(sorted((a, b))).encode("utf-8")).hexdigest()[:24]
 
 
 def process_article(ctx: Context, article_id: str) -> list[str]:

@@ -11,8 +11,8 @@ addition, as a read-modify-write of one document would. A set's key is only ever
 
 Keys in use: ``seen:<article key>``, ``entry:<article id>``, ``alert:<alert id>``,
 ``sending:<alert id>``, ``slot:<feed url>``, ``feed:<feed url>``; for near-duplicates (see
-``monitor.neardup``) the sets ``near:<quarter>:<value>`` and the claims ``near-pair:<hash>``
-and ``near-first:<article key>``.
+``monitor.neardup``) the sets ``near:<quarter>:<value>``, the claims ``near-first:<article
+key>`` and the lock ``near-lock``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from monitor import pipeline
 from monitor.extract import extract_article
 from monitor.feeds import Entry
 from monitor.neardup import (
@@ -25,7 +26,7 @@ from monitor.neardup import (
     nearest,
     probe_keys,
 )
-from monitor.pipeline import decide_first, file_fingerprint, first_of_copies, run_cycle
+from monitor.pipeline import file_fingerprint, first_of_copies, run_cycle
 from monitor.settings import Settings
 from tests.feeds import rss
 from tests.servers import SiteServer, SmtpSink, WebhookSink
@@ -191,22 +192,62 @@ def test_a_later_copy_takes_the_first_ones_key_and_a_copy_of_a_copy_too(open_con
     assert REGISTRY.get_sample_value("monitor_near_duplicates_total") == counted + 2
 
 
-def test_two_copies_filed_before_either_looks_agree_on_one_first(open_contexts) -> None:
+def test_a_copy_whose_worker_died_while_deciding_takes_the_answer_made_meanwhile(
+    open_contexts,
+) -> None:
     first_worker, second_worker = open_contexts(), open_contexts()
-    original = Filed(fingerprint(ORIGINAL) or 0, "http://a/1")
-    copy = Filed(fingerprint(COPY) or 0, "http://b/1")
-    file_fingerprint(first_worker, original)
-    file_fingerprint(second_worker, copy)
-    # Both see each other. The copy decides first, but the original looks before the copy's
-    # answer is recorded: the store as it is at that moment has the copy's fingerprint and
-    # its claim on the pair, not its answer.
-    assert decide_first(second_worker, copy) == "http://a/1"
-    second_worker.store.delete("near-first:http://b/1")
-    assert decide_first(first_worker, original) == "http://a/1"
+    # The original's worker filed its fingerprint and died before answering.
+    file_fingerprint(first_worker, Filed(fingerprint(ORIGINAL) or 0, "http://a/1"))
+    # The copy sees a fingerprint with no answer: nothing decided before it, it is first.
+    assert first_of_copies(second_worker, "http://b/1", COPY) == "http://b/1"
+    # Processed again, the original takes the copy's answer: one alert per rule all the same.
+    assert first_of_copies(first_worker, "http://a/1", ORIGINAL) == "http://b/1"
 
 
-def test_copies_processed_at_the_same_moment_agree_on_one_first(open_contexts) -> None:
-    workers = [open_contexts(), open_contexts()]
+def test_a_lock_left_by_a_dead_worker_holds_a_decision_up_only_until_it_expires(
+    open_contexts, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(pipeline, "NEAR_LOCK_SECONDS", 0.5)
+    ctx = open_contexts()
+    assert ctx.store.claim(pipeline.NEAR_LOCK, 0.2, {"token": "a worker since killed"})
+    with caplog.at_level(logging.WARNING):
+        assert first_of_copies(ctx, "http://a/1", ORIGINAL) == "http://a/1"
+        assert first_of_copies(ctx, "http://b/1", COPY) == "http://a/1"
+    assert not caplog.records  # each decision took the lock, none went ahead without it
+    assert ctx.store.get(pipeline.NEAR_LOCK) is None  # released after each decision
+
+
+def test_a_lock_held_past_the_wait_is_reported_and_the_article_still_decided(
+    open_contexts, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(pipeline, "NEAR_LOCK_SECONDS", 0.2)
+    ctx = open_contexts()
+    assert ctx.store.claim(pipeline.NEAR_LOCK, 30, {"token": "a worker stuck"})
+    with caplog.at_level(logging.WARNING):
+        assert first_of_copies(ctx, "http://a/1", ORIGINAL) == "http://a/1"
+    (record,) = caplog.records
+    assert "waited 0.2s for the lock; deciding without it" in record.getMessage()
+    assert ctx.store.get(pipeline.NEAR_LOCK) == {"token": "a worker stuck"}  # not ours
+
+
+# Four outlets' copies of one story: each pair within the default distance.
+COPIES = (
+    ORIGINAL,
+    COPY,
+    COPY.replace("Evening Herald", "Morning Star"),
+    "AP - " + STORY,
+)
+
+
+def test_the_copies_are_all_near_each_other() -> None:
+    values = [fingerprint(text) or 0 for text in COPIES]
+    assert all(distance(a, b) <= DEFAULT for a in values for b in values)
+
+
+@pytest.mark.parametrize("copies", [2, 4])
+def test_copies_processed_at_the_same_moment_agree_on_one_first(open_contexts, copies: int) -> None:
+    """Each copy in its own worker (a context of its own), all released at once."""
+    workers = [open_contexts() for _ in range(copies)]
 
     def process(
         i: int, key: str, text: str, start: threading.Barrier, results: dict[str, str]
@@ -215,23 +256,21 @@ def test_copies_processed_at_the_same_moment_agree_on_one_first(open_contexts) -
         results[key] = first_of_copies(workers[i], key, text)
 
     for round_ in range(20):
-        keys = [f"http://a/{round_}", f"http://b/{round_}"]
+        keys = [f"http://{outlet}/{round_}" for outlet in "abcd"[:copies]]
         results: dict[str, str] = {}
-        start = threading.Barrier(2)
+        start = threading.Barrier(copies)
         threads = [
-            threading.Thread(target=process, args=(i, keys[i], text, start, results))
-            for i, text in enumerate((ORIGINAL, COPY))
+            threading.Thread(target=process, args=(i, keys[i], COPIES[i], start, results))
+            for i in range(copies)
         ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        assert len(set(results.values())) == 1, results
+        assert len(set(results.values())) == 1, (round_, results)
         assert set(results.values()) <= set(keys)
-        for key in keys:  # the next round's copies must not match this round's
-            workers[0].store.delete(f"near-first:{key}")
-        for bucket in workers[0].store.keys("near:"):
-            workers[0].store.delete(bucket)
+        for bucket in workers[0].store.keys("near:"):  # the next round's copies must not
+            workers[0].store.delete(bucket)  # find this round's
 
 
 def test_off_when_the_distance_is_minus_one(open_contexts) -> None:
