@@ -124,7 +124,9 @@ def tls_site(authority: trustme.CA) -> Iterator[tuple[SiteServer, list[str]]]:
         yield site, asked
 
 
+@pytest.fixture
 def trusting(settings: Settings, authority: trustme.CA, tmp_path: Path) -> Settings:
+    """The settings, trusting our authority too."""
     bundle = tmp_path / "authorities.pem"
     authority.cert_pem.write_to_path(str(bundle))
     return settings.model_copy(update={"ca_bundle": bundle})
@@ -132,18 +134,14 @@ def trusting(settings: Settings, authority: trustme.CA, tmp_path: Path) -> Setti
 
 @pytest.mark.usefixtures("names_on_loopback")
 def test_https_is_checked_against_the_urls_host_though_we_connect_to_its_address(
-    tls_site: tuple[SiteServer, list[str]],
-    settings: Settings,
-    authority: trustme.CA,
-    tmp_path: Path,
+    tls_site: tuple[SiteServer, list[str]], trusting: Settings
 ) -> None:
     """The connection goes to the address the SSRF guard checked, while the certificate, the
     server name (SNI) and the Host header are the URL's host's."""
     site, asked = tls_site
     site.route("/feed.xml", "<rss/>")
-    settings = trusting(settings, authority, tmp_path)
-    with make_client(settings) as client:
-        fetched = fetch(client, f"https://feeds.test:{site.port}/feed.xml", settings)
+    with make_client(trusting) as client:
+        fetched = fetch(client, f"https://feeds.test:{site.port}/feed.xml", trusting)
     assert fetched.content == b"<rss/>"
     assert asked == ["feeds.test"]
     assert site.requests[-1][2]["Host"] == f"feeds.test:{site.port}"
@@ -151,17 +149,13 @@ def test_https_is_checked_against_the_urls_host_though_we_connect_to_its_address
 
 @pytest.mark.usefixtures("names_on_loopback")
 def test_a_certificate_for_another_name_is_refused(
-    tls_site: tuple[SiteServer, list[str]],
-    settings: Settings,
-    authority: trustme.CA,
-    tmp_path: Path,
+    tls_site: tuple[SiteServer, list[str]], trusting: Settings
 ) -> None:
     site, _ = tls_site
     site.route("/feed.xml", "<rss/>")
-    settings = trusting(settings, authority, tmp_path)
     url = f"https://other.test:{site.port}/feed.xml"
-    with make_client(settings) as client, pytest.raises(ConnectError) as caught:
-        fetch(client, url, settings)
+    with make_client(trusting) as client, pytest.raises(ConnectError) as caught:
+        fetch(client, url, trusting)
     assert str(caught.value).startswith(f"{url}: TLS failed: ")
     assert "other.test" in str(caught.value)
     assert site.hits("/feed.xml") == 0
