@@ -107,9 +107,10 @@ def _deciding_alone(ctx: Context) -> Iterator[None]:
     """One decision at a time among every worker sharing the store, so that each sees the
     fingerprints and the answers of all decided before it: copies processed at the very same
     moment, however many, then agree on one first. A decision takes milliseconds; a lock whose
-    worker died expires after ``NEAR_LOCK_SECONDS``."""
+    worker died expires after ``NEAR_LOCK_SECONDS``, and a waiter waits twice that."""
     token = uuid.uuid4().hex
-    deadline = time.monotonic() + NEAR_LOCK_SECONDS
+    wait = 2 * NEAR_LOCK_SECONDS
+    deadline = time.monotonic() + wait
     held = ctx.store.claim(NEAR_LOCK, NEAR_LOCK_SECONDS, {"token": token})
     while not held and time.monotonic() < deadline:
         time.sleep(random.uniform(0.001, 0.005))  # noqa: S311  (spreads retries, not a secret)
@@ -118,7 +119,7 @@ def _deciding_alone(ctx: Context) -> Iterator[None]:
         log.warning(
             "near-duplicate check: waited %gs for the lock; deciding without it (copies "
             "processed at this moment may each alert)",
-            NEAR_LOCK_SECONDS,
+            wait,
         )
     try:
         yield

@@ -207,9 +207,9 @@ def test_a_copy_whose_worker_died_while_deciding_takes_the_answer_made_meanwhile
 def test_a_lock_left_by_a_dead_worker_holds_a_decision_up_only_until_it_expires(
     open_contexts, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(pipeline, "NEAR_LOCK_SECONDS", 0.5)
+    monkeypatch.setattr(pipeline, "NEAR_LOCK_SECONDS", 0.3)
     ctx = open_contexts()
-    assert ctx.store.claim(pipeline.NEAR_LOCK, 0.2, {"token": "a worker since killed"})
+    assert ctx.store.claim(pipeline.NEAR_LOCK, 0.3, {"token": "a worker since killed"})
     with caplog.at_level(logging.WARNING):
         assert first_of_copies(ctx, "http://a/1", ORIGINAL) == "http://a/1"
         assert first_of_copies(ctx, "http://b/1", COPY) == "http://a/1"
@@ -226,7 +226,7 @@ def test_a_lock_held_past_the_wait_is_reported_and_the_article_still_decided(
     with caplog.at_level(logging.WARNING):
         assert first_of_copies(ctx, "http://a/1", ORIGINAL) == "http://a/1"
     (record,) = caplog.records
-    assert "waited 0.2s for the lock; deciding without it" in record.getMessage()
+    assert "waited 0.4s for the lock; deciding without it" in record.getMessage()
     assert ctx.store.get(pipeline.NEAR_LOCK) == {"token": "a worker stuck"}  # not ours
 
 
