@@ -5,7 +5,7 @@ the example rules. Baseline: ``trafilatura.extract`` alone on the same HTML, alr
 The floor is a ratio of 0.75: the body must be extracted once, not once for the text and again
 for the metadata.
 
-    python tests/bench/bench_articles.py [--rounds N]
+    python tests/bench/bench_articles.py [--rounds N] [--stages]
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pages", type=int, default=40)
+    parser.add_argument(
+        "--stages", action="store_true", help="also time each step of ours, page by page"
+    )
     args = parser.parse_args()
 
     pages = [
@@ -122,6 +125,24 @@ def main() -> None:
                 for page in pages:
                     trafilatura.extract(page)
 
+            stages = dict.fromkeys(("fetch", "extract", "amounts", "match"), 0.0)
+
+            def ours_by_stage() -> None:
+                for url in urls:
+                    t0 = time.perf_counter()
+                    content = fetch(client, url, settings).content
+                    t1 = time.perf_counter()
+                    article = extract_article(content, url)
+                    t2 = time.perf_counter()
+                    amounts = find_amounts(article.text)
+                    t3 = time.perf_counter()
+                    matcher.match(article.text, amounts)
+                    t4 = time.perf_counter()
+                    for stage, took in zip(
+                        stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True
+                    ):
+                        stages[stage] += took
+
             ours()  # warm caches (lxml, regexes, the HTTP connection)
             bare()
             ours_rates: list[float] = []
@@ -131,6 +152,8 @@ def main() -> None:
                     start = time.perf_counter()
                     fn()
                     rates.append(len(pages) / (time.perf_counter() - start))
+                if args.stages:
+                    ours_by_stage()
     finally:
         server.terminate()
         server.wait()
@@ -142,6 +165,13 @@ def main() -> None:
     print(f"bare trafilatura.extract:          {bare_rate:8.1f} articles/s")
     print(f"ours (fetch+extract+amounts+match): {ours_rate:8.1f} articles/s")
     print(f"ratio: {ours_rate / bare_rate:.2f} (floor 0.75)")
+    if args.stages:
+        per_page = {k: v * 1000 / (args.rounds * len(pages)) for k, v in stages.items()}
+        print(
+            "ours by step, ms per page (timed between the rounds above): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in per_page.items())
+            + f"; bare {1000 / bare_rate:.2f}"
+        )
 
 
 if __name__ == "__main__":
