@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from monitor.context import Context, open_context
+from monitor.context import Context
 from monitor.delivery import deliver_alert
 from monitor.pipeline import process_article, run_cycle
+from monitor.settings import Settings
 from tests.alerting import RULES_FIRED, rules_yaml, run_monitor, serve_articles, settings_for
 from tests.servers import SiteServer, SmtpSink, WebhookSink, free_port, text_parts
 
@@ -24,20 +25,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def contexts(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+def make_context(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    contexts: Callable[[Settings, str], Context],
+) -> Callable[..., Context]:
+    """A context on a rules text, on the test's backend, with settings changed as asked."""
     redis_url = request.getfixturevalue("redis_url") if backend == "redis" else None
-    opened: list[Context] = []
-
-    def make(text: str, **settings: object) -> Context:
-        path = tmp_path / "rules.yaml"
-        path.write_text(text, encoding="utf-8")
-        ctx = open_context(settings_for(backend, tmp_path, redis_url, **settings), path)
-        opened.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in opened:
-        ctx.close()
+    return lambda text, **settings: contexts(
+        settings_for(backend, tmp_path, redis_url, **settings), text
+    )
 
 
 def env_of(ctx: Context, tmp_path: Path) -> dict[str, str]:
@@ -55,10 +53,12 @@ def per_rule(titles: list[str]) -> Counter[str]:
 
 
 def test_a_target_down_for_a_while_gets_everything_once_and_the_other_is_not_resent(
-    contexts, site: SiteServer, smtp: SmtpSink, webhook: WebhookSink
+    make_context, site: SiteServer, smtp: SmtpSink, webhook: WebhookSink
 ) -> None:
     serve_articles(site, 2)
-    ctx = contexts(rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()]))
+    ctx = make_context(
+        rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()])
+    )
     webhook.fail_next(3)  # the webhook refuses its first three deliveries, then comes back
 
     report = run_cycle(ctx, attempts=4, pause=0.01)
@@ -72,10 +72,12 @@ def test_a_target_down_for_a_while_gets_everything_once_and_the_other_is_not_res
 
 
 def test_every_attempt_at_an_alert_carries_the_same_idempotency_key(
-    contexts, site: SiteServer, smtp: SmtpSink, webhook: WebhookSink
+    make_context, site: SiteServer, smtp: SmtpSink, webhook: WebhookSink
 ) -> None:
     serve_articles(site, 1)
-    ctx = contexts(rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()]))
+    ctx = make_context(
+        rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()])
+    )
     webhook.fail_next(2)
 
     assert run_cycle(ctx, attempts=3, pause=0.01).alerts == {"sent": 4}
@@ -95,13 +97,13 @@ def test_every_attempt_at_an_alert_carries_the_same_idempotency_key(
 
 
 def test_an_emails_plain_part_is_the_text_template_with_the_matched_words_marked(
-    contexts, site: SiteServer, smtp: SmtpSink
+    make_context, site: SiteServer, smtp: SmtpSink
 ) -> None:
     """Not apprise's conversion of the HTML part, which drops the marks; a rule's own text
     template is its emails' plain part too."""
     serve_articles(site, 1)
     own = "    templates: {text: 'PLAIN {{ rule }}: {{ snippet }}'}\n"
-    ctx = contexts(rules_yaml([site.url("/feed.xml")], [smtp.apprise_url()], rule_extra=own))
+    ctx = make_context(rules_yaml([site.url("/feed.xml")], [smtp.apprise_url()], rule_extra=own))
 
     assert run_cycle(ctx).alerts == {"sent": 2}
 
@@ -118,11 +120,13 @@ def test_an_emails_plain_part_is_the_text_template_with_the_matched_words_marked
 
 
 def test_redelivery_and_a_second_feed_with_the_same_item_send_nothing_more(
-    contexts, site: SiteServer, webhook: WebhookSink
+    make_context, site: SiteServer, webhook: WebhookSink
 ) -> None:
     links = serve_articles(site, 1, "/a.xml")
     serve_articles(site, 1, "/b.xml")  # another feed carrying the same article URL
-    ctx = contexts(rules_yaml([site.url("/a.xml"), site.url("/b.xml")], [webhook.apprise_url()]))
+    ctx = make_context(
+        rules_yaml([site.url("/a.xml"), site.url("/b.xml")], [webhook.apprise_url()])
+    )
 
     assert run_cycle(ctx).alerts == {"sent": 2}
     ids = [k.removeprefix("alert:") for k in ctx.store.keys("alert:")]
@@ -137,10 +141,10 @@ def test_redelivery_and_a_second_feed_with_the_same_item_send_nothing_more(
 
 
 def test_a_target_down_for_good_is_dead_lettered_and_retry_sends_it(
-    contexts, site: SiteServer, webhook: WebhookSink, tmp_path: Path
+    make_context, site: SiteServer, webhook: WebhookSink, tmp_path: Path
 ) -> None:
     serve_articles(site, 1)
-    ctx = contexts(rules_yaml([site.url("/feed.xml")], [webhook.apprise_url()]))
+    ctx = make_context(rules_yaml([site.url("/feed.xml")], [webhook.apprise_url()]))
     webhook.down = True
     assert run_cycle(ctx, attempts=2, pause=0.01).alerts == {"failed": 2}
 
@@ -166,7 +170,7 @@ def test_a_target_down_for_good_is_dead_lettered_and_retry_sends_it(
 
 
 def test_no_secret_reaches_a_log_line_a_stored_error_or_the_command_output(
-    contexts,
+    make_context,
     site: SiteServer,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -181,7 +185,7 @@ def test_no_secret_reaches_a_log_line_a_stored_error_or_the_command_output(
         f"mailtos://alerts:${{SMTP_PASSWORD}}@127.0.0.1:{closed}?to=desk@example.org",
         f"json://127.0.0.1:{closed}/hooks/${{HOOK_TOKEN}}",
     ]
-    ctx = contexts(rules_yaml([site.url("/feed.xml")], targets))
+    ctx = make_context(rules_yaml([site.url("/feed.xml")], targets))
     with caplog.at_level(logging.DEBUG):
         assert run_cycle(ctx, attempts=2, pause=0.01).alerts == {"failed": 4}
     records = [ctx.store.get(k) for k in ctx.store.keys("alert:")]
