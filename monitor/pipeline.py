@@ -111,10 +111,10 @@ def _deciding_alone(ctx: Context) -> Iterator[None]:
     token = uuid.uuid4().hex
     wait = 2 * NEAR_LOCK_SECONDS
     deadline = time.monotonic() + wait
-    held = ctx.store.claim(NEAR_LOCK, NEAR_LOCK_SECONDS, {"token": token})
-    while not held and time.monotonic() < deadline:
+    while not (held := ctx.store.claim(NEAR_LOCK, NEAR_LOCK_SECONDS, {"token": token})):
+        if time.monotonic() >= deadline:
+            break
         time.sleep(random.uniform(0.001, 0.005))  # noqa: S311  (spreads retries, not a secret)
-        held = ctx.store.claim(NEAR_LOCK, NEAR_LOCK_SECONDS, {"token": token})
     if not held:
         log.warning(
             "near-duplicate check: waited %gs for the lock; deciding without it (copies "
