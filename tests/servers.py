@@ -27,6 +27,7 @@ from typing import Any, NamedTuple, Self, cast
 from urllib.parse import urlsplit
 
 import redis
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -280,6 +281,18 @@ class _ThreadedHTTP(_Stoppable):
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+def new_authority(name: str, directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A certificate authority of the test's own: server-side TLS settings with its
+    certificate for ``name`` (a host name or an IP address), and the PEM bundle a client must
+    trust, written in ``directory``."""
+    authority = trustme.CA()
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert(name).configure_cert(server_side)
+    bundle = directory / "authorities.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    return server_side, bundle
 
 
 # --------------------------------------------------------------------------- web site

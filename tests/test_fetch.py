@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from monitor.errors import (
     ClientError,
@@ -23,7 +22,7 @@ from monitor.errors import (
 )
 from monitor.fetch import Client, fetch, make_client
 from monitor.settings import Settings
-from tests.servers import SiteServer, free_port
+from tests.servers import SiteServer, free_port, new_authority
 
 
 @pytest.fixture
@@ -96,10 +95,10 @@ def test_only_http(settings: Settings, client: Client) -> None:
 # --------------------------------------------------------------------------- TLS
 
 
-@pytest.fixture(scope="module")
-def authority() -> trustme.CA:
-    """A certificate authority of our own, trusted only where a test says so."""
-    return trustme.CA()
+@pytest.fixture
+def feeds_tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """TLS settings for a server of feeds.test, and the bundle of the authority behind it."""
+    return new_authority("feeds.test", tmp_path)
 
 
 @pytest.fixture
@@ -114,10 +113,11 @@ def names_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def tls_site(authority: trustme.CA) -> Iterator[tuple[SiteServer, list[str]]]:
+def tls_site(
+    feeds_tls: tuple[ssl.SSLContext, Path],
+) -> Iterator[tuple[SiteServer, list[str]]]:
     """An HTTPS site with a certificate for feeds.test, and the server names clients asked for."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("feeds.test").configure_cert(context)
+    context, _ = feeds_tls
     asked: list[str] = []
     context.sni_callback = lambda _socket, name, _context: asked.append(name)  # type: ignore[assignment,func-returns-value]
     with SiteServer(tls=context) as site:
@@ -125,11 +125,9 @@ def tls_site(authority: trustme.CA) -> Iterator[tuple[SiteServer, list[str]]]:
 
 
 @pytest.fixture
-def trusting(settings: Settings, authority: trustme.CA, tmp_path: Path) -> Settings:
-    """The settings, trusting our authority too."""
-    bundle = tmp_path / "authorities.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    return settings.model_copy(update={"ca_bundle": bundle})
+def trusting(settings: Settings, feeds_tls: tuple[ssl.SSLContext, Path]) -> Settings:
+    """The settings, trusting the authority behind feeds.test too."""
+    return settings.model_copy(update={"ca_bundle": feeds_tls[1]})
 
 
 @pytest.mark.usefixtures("names_on_loopback")

@@ -114,6 +114,7 @@ class RawServer(_Stoppable):
                 conn = self.tls.wrap_socket(conn, server_side=True)
             self._play(conn, served)
         except OSError:  # the handshake failed: the client refused us
+            conn.close()
             served.cut_by_client = True
         finally:
             served.done.set()

@@ -22,7 +22,6 @@ from typing import Any
 
 import brotli
 import pytest
-import trustme
 
 from monitor.context import Context
 from monitor.errors import ConnectError, FetchTimeout, ResponseTooLarge, TooManyRedirects
@@ -32,7 +31,7 @@ from monitor.settings import Settings
 from tests.feeds import rss
 from tests.hostile.checks import RSS_TYPE, SUMMARY, entry_for, failed_poll, one_line
 from tests.hostile.servers import RawServer, endless_page, head, pause, trickle
-from tests.servers import SiteServer
+from tests.servers import SiteServer, new_authority
 
 # ------------------------------------------------------------------ size
 
@@ -208,12 +207,7 @@ def _trickled_body() -> tuple[bytes, bytes]:
 def loopback_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
     """A server's TLS settings with a certificate for 127.0.0.1, and the PEM bundle of the
     authority that issued it."""
-    authority = trustme.CA()
-    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(server_side)
-    bundle = tmp_path_factory.mktemp("tls") / "authorities.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    return server_side, bundle
+    return new_authority("127.0.0.1", tmp_path_factory.mktemp("tls"))
 
 
 @pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
