@@ -101,7 +101,7 @@ def test_compressed_feeds_are_read(
     url = publisher.serve("/feed.xml", items(4), compress=True)
     ctx = make_context([url])
     if encoding == "gzip":
-        ctx.client.headers["Accept-Encoding"] = "gzip"
+        ctx.client.accept_encoding = "gzip"
     assert len(poll_feed(ctx, url)) == 4
     accepted = publisher.last_headers("/feed.xml")["Accept-Encoding"]
     assert encoding in accepted and ("br" in accepted) == (encoding == "br")

@@ -187,7 +187,7 @@ def test_a_name_that_does_not_resolve_says_so(
 
 def test_a_server_that_goes_quiet_is_cut_at_the_read_deadline(make_context: Any) -> None:
     ctx = make_context(read_timeout=0.3, total_timeout=30.0)
-    script = lambda: chain([head(Content_Length="100"), b"<rss>"], pause(1.5))  # noqa: E731
+    script = lambda: chain([head(Content_Length="100"), b"<rss>"], pause(3))  # noqa: E731
     with RawServer(script) as server:
         with pytest.raises(FetchTimeout) as caught:
             fetch(ctx.client, server.url("/feed.xml"), ctx.settings)
