@@ -19,7 +19,7 @@ from monitor.errors import MonitorError, RulesError
 from monitor.extract import Article, extract_article
 from monitor.fetch import fetch, make_client
 from monitor.match import Evidence, Matcher, Report
-from monitor.money import Amount, find_amounts
+from monitor.money import Amount
 from monitor.rules import RulesFile, load_rules, missing_env
 from monitor.settings import Settings
 
@@ -258,8 +258,7 @@ def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
             failed = True
             continue
         article = extract_article(page, url)
-        amounts = find_amounts(article.text)
-        report = matcher.match(article.text, amounts, language=article.language)
+        amounts, report = matcher.examine(article.text, language=article.language)
         result = check_report(source, article, amounts, report)
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))

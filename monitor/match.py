@@ -24,13 +24,12 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from monitor.inflect import NAMES, WORDS
-from monitor.money import Amount
-from monitor.normalize import normalize
+from monitor.money import Amount, find_amounts
 from monitor.query import And, Near, Node, Not, Or, Term, TermKind, parse_query
 from monitor.rates import RateTable, shipped_rates
 from monitor.rules import Condition, Rule, RulesFile, gc_paused
 from monitor.rules_terms import Hit, TermSet, TermSpec, term_words
-from monitor.words import Words
+from monitor.words import FoldedText, Words
 
 __all__ = ["Evidence", "Hit", "Match", "Matcher", "Report", "TermSet", "amounts_in_range"]
 
@@ -341,6 +340,15 @@ class Matcher:
             chosen.update(self._index.get(key, ()))
         return sorted(chosen)
 
+    def examine(
+        self, text: str, *, language: str | None = None, feed: str | None = None
+    ) -> tuple[list[Amount], Report]:
+        """The amounts in ``text`` and what ``match`` finds with them; the text is folded and
+        cut into words once for both."""
+        folded = FoldedText(text)
+        amounts = find_amounts(text, folded)
+        return amounts, self.match(text, amounts, language=language, feed=feed, folded=folded)
+
     def match(
         self,
         text: str,
@@ -348,16 +356,18 @@ class Matcher:
         *,
         language: str | None = None,
         feed: str | None = None,
+        folded: FoldedText | None = None,
     ) -> Report:
         """Find every entity and keyword in ``text`` and the rules that fire on it.
 
         ``language`` (ISO 639-1) and ``feed`` (the feed URL the article came from) drive the
         rules' ``language:`` and ``feeds:`` filters; None means unknown, and then that filter
-        does not apply.
+        does not apply. ``folded`` is ``text`` folded, when the caller has it.
         """
-        folded = normalize(text)
-        words = Words(folded.text)
-        found = self.terms.find(folded, words)
+        if folded is None:
+            folded = FoldedText(text)
+        words = folded.words
+        found = self.terms.find(folded.normalized, words)
         positions = _Positions(words)
         in_range = _MoneyView(amounts, self.rates).in_range
         cache = _EvidenceCache(self._names, found)

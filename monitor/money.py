@@ -42,6 +42,7 @@ from decimal import Decimal
 from monitor import money_words as W
 from monitor.money_scan import DIGITS, candidate_starts
 from monitor.money_scan import is_letter as _is_letter
+from monitor.words import FoldedText
 
 __all__ = ["Amount", "find_amounts"]
 
@@ -400,11 +401,12 @@ def _is_year_trap(text: str, p: _Part) -> bool:
     )
 
 
-def find_amounts(text: str) -> list[Amount]:
-    """All money amounts in text, sorted by start offset."""
+def find_amounts(text: str, folded: FoldedText | None = None) -> list[Amount]:
+    """All money amounts in text, sorted by start offset. ``folded`` is ``text`` folded, when
+    the caller has it (``Matcher.examine`` shares it with rule matching)."""
     out: list[Amount] = []
     done = 0
-    for start in candidate_starts(text):
+    for start in candidate_starts(text, folded):
         if start < done:
             continue
         a = _part(text, start, glued=False)

@@ -29,7 +29,6 @@ from monitor.errors import MonitorError
 from monitor.extract import Article, article_from_entry, extract_page
 from monitor.feeds import Entry
 from monitor.fetch import fetch
-from monitor.money import find_amounts
 from monitor.neardup import Filed, filing_keys, fingerprint, nearest, probe_keys
 from monitor.polling import poll_feed
 from monitor.rates import RateTable, parse_ecb_xml
@@ -167,9 +166,8 @@ def process_article(ctx: Context, article_id: str) -> list[str]:
     entry = Entry.from_dict(data)
     article = read_article(ctx, entry)
     alert_key = first_of_copies(ctx, entry.key, article.text)
-    amounts = find_amounts(article.text)
-    report = ctx.matcher.match(
-        article.text, amounts, language=article.language, feed=entry.feed_url
+    amounts, report = ctx.matcher.examine(
+        article.text, language=article.language, feed=entry.feed_url
     )
     metrics.ARTICLES_PROCESSED.labels("page" if article.from_page else "feed").inc()
     if not article.from_page:

@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from monitor.errors import RulesError
 from monitor.extract import extract_article
 from monitor.match import Match, Matcher
-from monitor.money import find_amounts
 
 
 class Case(BaseModel):
@@ -118,7 +117,7 @@ def run_case(matcher: Matcher, case: Case, line: int, base: Path) -> Outcome:
         text, language = article.text, language or article.language
     else:
         text = case.text or ""
-    fired = tuple(matcher.match(text, find_amounts(text), language=language, feed=case.feed).fired)
+    fired = tuple(matcher.examine(text, language=language, feed=case.feed)[1].fired)
     names = {m.rule for m in fired}
     return Outcome(
         case,

@@ -1,60 +1,13 @@
-"""Words in a text: where a word stands as a whole word (rule matching and the money scan each
-with their own idea of what a word is made of), and the words of a folded text cut once for all
-of rule matching.
-"""
+"""The words of a folded text, cut once for rule matching and the money scan alike."""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable
-from functools import lru_cache
 from itertools import accumulate, compress, count
 from operator import add
 
-
-def is_word_char(ch: str) -> bool:
-    """What ``\\w`` matches: letters, digits and the underscore."""
-    return ch.isalnum() or ch == "_"
-
-
-def whole_word_offsets(
-    text: str, word: str, inside: Callable[[str], bool] = is_word_char, surely: str = ""
-) -> list[int]:
-    """Offsets where ``word`` stands with no ``inside`` character right before or after it.
-
-    ``surely``, a regex character class body of characters that are all ``inside``, lets the
-    regex engine rule out in C the many hits of a short word inside longer ones ("a" in
-    "plan"); ``inside`` then decides on the few left. Without it, ``str.find`` scans.
-    """
-    pattern = _standing(word, surely, inside) if surely else None
-    if pattern is not None:
-        size = len(text)
-        return [
-            at
-            for at, end in map(re.Match.span, pattern.finditer(text))
-            if (at == 0 or not inside(text[at - 1])) and (end == size or not inside(text[end]))
-        ]
-    found = []
-    at = text.find(word)
-    while at != -1:
-        end = at + len(word)
-        if (at == 0 or not inside(text[at - 1])) and (end == len(text) or not inside(text[end])):
-            found.append(at)
-        at = text.find(word, end)
-    return found
-
-
-@lru_cache(maxsize=4096)
-def _standing(word: str, surely: str, inside: Callable[[str], bool]) -> re.Pattern[str] | None:
-    """``word`` with no ``surely`` character right before or after it. None unless every
-    character of the word is ``inside``: only then can no whole-word occurrence overlap a
-    rejected one, so that the regex finds just what the ``str.find`` loop finds."""
-    if not all(map(inside, word)):
-        return None
-    body = re.escape(word)
-    return re.compile(f"{body}(?<![{surely}][\\s\\S]{{{len(word)}}})(?![{surely}])")
-
+from monitor.normalize import Normalized, normalize
 
 _NOT_IN_WORD = re.compile(r"[^\w ]")
 
@@ -103,3 +56,14 @@ class Words:
             lengths = accumulate(map(len, self._chunks), initial=0)
             self._word_starts = list(compress(map(add, lengths, count()), self._chunks))
         return bisect_right(self._word_starts, offset) - 1
+
+
+class FoldedText:
+    """A text folded for matching (``monitor.normalize``) and the words of the folded text, made
+    once per article for the money scan and rule matching."""
+
+    __slots__ = ("normalized", "words")
+
+    def __init__(self, text: str) -> None:
+        self.normalized: Normalized = normalize(text)
+        self.words = Words(self.normalized.text)
