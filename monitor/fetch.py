@@ -32,6 +32,8 @@ import re
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -186,50 +188,71 @@ class _Transfer:
 
 
 class Client:
-    """Our headers, deadlines and trusted authorities, the SSRF guard, and one libcurl handle
-    per thread, which keeps its connections open for that thread's next requests.
+    """Our headers, deadlines and trusted authorities, the SSRF guard, and libcurl handles
+    that share one cache of open connections.
 
-    Thread-safe: one client serves every thread of a poll (a libcurl handle is not, hence one
-    each). A forked child never uses its parent's handles: their connections are the parent's.
+    Thread-safe: one client serves every thread of a poll. A handle serves one request at a
+    time (libcurl's rule), so a request takes an idle handle, or a new one, and gives it back;
+    the connections the handles open are shared, and stay open from one request, thread or
+    poll to the next. A forked child never uses its parent's handles or connections.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.guard = Guard.from_settings(settings.allow_private_networks, settings.allowed_networks)
         self.user_agent = f"User-Agent: {settings.user_agent}"
         self.accept_encoding = ""  # every encoding libcurl decodes (gzip, deflate, brotli)
-        self._options = _handle_options(settings)
-        self._local = threading.local()
-        self._generation = 0  # handles of an earlier generation were cleared
         self.handles_made = 0
+        self._options = _handle_options(settings)
+        self._lock = threading.Lock()
+        self._start()
 
-    def handle(self) -> pycurl.Curl:
-        """This thread's handle, made on first use."""
-        local = self._local
-        owner = (os.getpid(), self._generation)
-        curl: pycurl.Curl | None = getattr(local, "curl", None)
-        if curl is not None and local.owner == owner:
-            return curl
-        if curl is not None and local.owner[0] != owner[0]:
-            # Inherited through a fork: closing it would close (and, over TLS, end) the
-            # parent's connections too. It is kept, never used.
-            _INHERITED.append(curl)
-        elif curl is not None:
-            curl.close()
+    def _start(self) -> None:
+        """A new cache of connections, and no handle yet."""
+        self._pid = os.getpid()
+        self._share = pycurl.CurlShare()
+        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_CONNECT)
+        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
+        self._idle: list[pycurl.Curl] = []
+        self._members: set[int] = set()  # ids of the handles on this cache
+
+    @contextmanager
+    def handle(self) -> Iterator[pycurl.Curl]:
+        """A handle for one request, given back after it."""
+        with self._lock:
+            if self._pid != os.getpid():
+                # Inherited through a fork: closing them would close (and, over TLS, end) the
+                # parent's connections too. They are kept, never used.
+                _INHERITED.append((self._share, self._idle))
+                self._start()
+            curl = self._idle.pop() if self._idle else self._new_handle()
+        try:
+            yield curl
+        finally:
+            with self._lock:
+                if id(curl) in self._members:
+                    self._idle.append(curl)
+                elif self._pid == os.getpid():
+                    curl.close()  # made before ``clear``
+
+    def _new_handle(self) -> pycurl.Curl:
         curl = pycurl.Curl()
         for option, value in self._options:
             curl.setopt(option, value)
         curl.setopt(pycurl.ACCEPT_ENCODING, self.accept_encoding)
-        local.curl, local.owner = curl, owner
+        curl.setopt(pycurl.SHARE, self._share)
+        self._members.add(id(curl))
         self.handles_made += 1
         return curl
 
     def clear(self) -> None:
-        """Close this thread's connections; other threads' handles are replaced on next use."""
-        self._generation += 1
-        curl = getattr(self._local, "curl", None)
-        if curl is not None and self._local.owner[0] == os.getpid():
+        """Close the connections; a handle busy meanwhile is closed when its request ends."""
+        with self._lock:
+            if self._pid != os.getpid():
+                return
+            idle = self._idle
+            self._start()
+        for curl in idle:
             curl.close()
-        self._local.curl = None
 
     def __enter__(self) -> Self:
         return self
@@ -240,7 +263,7 @@ class Client:
         self.clear()
 
 
-_INHERITED: list[pycurl.Curl] = []
+_INHERITED: list[tuple[pycurl.CurlShare, list[pycurl.Curl]]] = []
 
 
 def _handle_options(settings: Settings) -> list[tuple[int, Any]]:
@@ -385,25 +408,25 @@ def _request(
         sent += [f"{name}: {value}" for name, value in validators.headers().items()]
     literal = f"[{address}]" if address.version == 6 else str(address)
     transfer = _Transfer(settings.max_bytes, settings.read_timeout)
-    curl = client.handle()
-    curl.setopt(pycurl.URL, f"{scheme}://{host}:{port}{parts.request_uri}")
-    # The connection goes to the checked address; TLS checks the certificate against, and
-    # sends SNI for, the URL's host.
-    curl.setopt(pycurl.CONNECT_TO, [f"::{literal}:{port}"])
-    curl.setopt(pycurl.HTTPHEADER, sent)
-    curl.setopt(pycurl.TIMEOUT_MS, math.ceil(remaining * 1000))
-    curl.setopt(
-        pycurl.CONNECTTIMEOUT_MS, math.ceil(min(settings.connect_timeout, remaining) * 1000)
-    )
-    curl.setopt(pycurl.HEADERFUNCTION, transfer.header)
-    curl.setopt(pycurl.WRITEFUNCTION, transfer.write)
-    curl.setopt(pycurl.XFERINFOFUNCTION, transfer.progress)
-    try:
-        curl.perform()
-    except pycurl.error as exc:
-        if not transfer.unwanted:
-            code, message = exc.args
-            raise _failure(int(code), str(message), transfer, curl, settings, deadline) from None
+    with client.handle() as curl:
+        curl.setopt(pycurl.URL, f"{scheme}://{host}:{port}{parts.request_uri}")
+        # The connection goes to the checked address; TLS checks the certificate against, and
+        # sends SNI for, the URL's host.
+        curl.setopt(pycurl.CONNECT_TO, [f"::{literal}:{port}"])
+        curl.setopt(pycurl.HTTPHEADER, sent)
+        curl.setopt(pycurl.TIMEOUT_MS, math.ceil(remaining * 1000))
+        connect_ms = math.ceil(min(settings.connect_timeout, remaining) * 1000)
+        curl.setopt(pycurl.CONNECTTIMEOUT_MS, connect_ms)
+        curl.setopt(pycurl.HEADERFUNCTION, transfer.header)
+        curl.setopt(pycurl.WRITEFUNCTION, transfer.write)
+        curl.setopt(pycurl.XFERINFOFUNCTION, transfer.progress)
+        try:
+            curl.perform()
+        except pycurl.error as exc:
+            if not transfer.unwanted:
+                code, message = exc.args
+                failure = _failure(int(code), str(message), transfer, curl, settings, deadline)
+                raise failure from None
     if transfer.status is None:
         raise ConnectError("the server closed the connection before answering")
     return transfer.status, transfer.headers, transfer.body()

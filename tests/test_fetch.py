@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +185,53 @@ def test_a_bundle_that_is_not_pem_is_a_configuration_error(
     with pytest.raises(ConfigError) as caught:
         make_client(settings.model_copy(update={"ca_bundle": bundle}))
     assert f"MONITOR_CA_BUNDLE={bundle}: not a readable PEM file" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- connections
+
+
+class _KeepAliveServer:
+    """Answers every request on a connection with the same page, and counts connections."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                self.accepted += 1
+                threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            request = b""
+            while data := conn.recv(4096):
+                request += data
+                while b"\r\n\r\n" in request:
+                    _, request = request.split(b"\r\n\r\n", 1)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npage")
+
+
+def test_a_connection_serves_the_next_request_whatever_thread_makes_it(
+    settings: Settings, client: Client
+) -> None:
+    """A poll's threads end with the poll; the connections they opened serve the next one."""
+    server = _KeepAliveServer()
+    try:
+        bodies: list[bytes] = []
+        for _poll in range(3):
+            thread = threading.Thread(
+                target=lambda: bodies.append(
+                    fetch(client, f"http://127.0.0.1:{server.port}/a", settings).content
+                )
+            )
+            thread.start()
+            thread.join()
+        assert bodies == [b"page"] * 3
+        assert server.accepted == 1
+    finally:
+        server.listener.close()
