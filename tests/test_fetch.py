@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,6 +187,44 @@ def test_a_bundle_that_is_not_pem_is_a_configuration_error(
     with pytest.raises(ConfigError) as caught:
         make_client(settings.model_copy(update={"ca_bundle": bundle}))
     assert f"MONITOR_CA_BUNDLE={bundle}: not a readable PEM file" in str(caught.value)
+
+
+@pytest.mark.parametrize("store", ["folder", "file"])
+@pytest.mark.usefixtures("names_on_loopback")
+def test_the_systems_authorities_are_trusted_from_a_folder_or_a_file(
+    tls_site: tuple[SiteServer, list[str]],
+    feeds_tls: tuple[ssl.SSLContext, Path],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store: str,
+) -> None:
+    """Where the system keeps its authorities (``SSL_CERT_DIR``, ``SSL_CERT_FILE``), with no
+    bundle of ours: a folder of certificates by hash, as Debian's, or one file."""
+    site, _ = tls_site
+    site.route("/feed.xml", "<rss/>")
+    authority = feeds_tls[1]
+    if store == "folder":
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            pytest.skip("no openssl command to name a certificate by its hash")
+        digest = subprocess.run(
+            [openssl, "x509", "-hash", "-noout", "-in", str(authority)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        folder = tmp_path / "certs"
+        folder.mkdir()
+        shutil.copy(authority, folder / f"{digest}.0")
+        monkeypatch.setenv("SSL_CERT_DIR", str(folder))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))
+    else:
+        monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-folder"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(authority))
+    with make_client(settings) as client:
+        fetched = fetch(client, f"https://feeds.test:{site.port}/feed.xml", settings)
+    assert fetched.content == b"<rss/>"
 
 
 # --------------------------------------------------------------------------- connections
