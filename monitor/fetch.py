@@ -298,8 +298,8 @@ def _trust(bundle: Path | None) -> list[tuple[int, Any]]:
                 f"MONITOR_CA_BUNDLE={bundle}: not a readable PEM file of certificates ({exc})"
             ) from None
     if system.capath and _hashed(Path(system.capath)):
-        extra = (pycurl.CAINFO, str(bundle)) if bundle is not None else None
-        return [(pycurl.CAPATH, system.capath), *([extra] if extra else [])]
+        folder: list[tuple[int, Any]] = [(pycurl.CAPATH, system.capath)]
+        return folder if bundle is None else [*folder, (pycurl.CAINFO, str(bundle))]
     own = Path(system.cafile).read_bytes() if system.cafile else b""
     extra_pem = bundle.read_bytes() if bundle is not None else b""
     return [(pycurl.CAINFO_BLOB, own + b"\n" + extra_pem)]
