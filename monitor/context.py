@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.fetch import Client, make_client
-from monitor.match import Matcher
-from monitor.rates import RateTable, shipped_rates
-from monitor.rules import RulesFile
-from monitor.rules_live import RulesSource
+from monitor.money.rates import RateTable, shipped_rates
+from monitor.rules.live import RulesSource
+from monitor.rules.match import Matcher
+from monitor.rules.model import RulesFile
 from monitor.settings import Settings
 from monitor.store import Store, open_store
 

@@ -1,14 +1,14 @@
 """The pipeline's steps, each a function of a ``Context`` and an id or URL.
 
-``monitor.polling.due_feeds`` → ``monitor.polling.poll_feed(url)`` →
-``process_article(article_id)`` → ``monitor.delivery.deliver_alert(alert_id)``.
+``monitor.ingest.polling.due_feeds`` → ``monitor.ingest.polling.poll_feed(url)`` →
+``process_article(article_id)`` → ``monitor.alerts.delivery.deliver_alert(alert_id)``.
 The Celery tasks call these one step per message; ``run_cycle`` calls them in sequence in
 this process (``monitor poll --once``). Both share the store, so they never repeat each other.
 
 Syndicated copies (``first_of_copies``): an article whose body is a near-duplicate of one seen
 within ``MONITOR_NEAR_DUPLICATE_WINDOW`` makes its alerts under that first article's key, so
-``monitor.alerts.alert_id`` gives a rule that fired for both the same ids and the store keeps
-one alert per (rule, article, target); a rule that fires only for the copy still alerts.
+``monitor.alerts.make.alert_id`` gives a rule that fired for both the same ids and the store
+keeps one alert per (rule, article, target); a rule that fires only for the copy still alerts.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from monitor import metrics
+from monitor.alerts.delivery import await_other_sender, deliver_with_retries, pending_alerts
+from monitor.alerts.digest import flush_digests, record_alerts
 from monitor.context import RATES_KEY, Context, now_iso
-from monitor.delivery import await_other_sender, deliver_with_retries, pending_alerts
-from monitor.digest import flush_digests, record_alerts
 from monitor.errors import MonitorError
-from monitor.extract import Article, article_from_entry, extract_page
-from monitor.feeds import Entry
 from monitor.fetch import fetch
-from monitor.neardup import Filed, filing_keys, fingerprint, nearest, probe_keys
-from monitor.polling import poll_feed
-from monitor.rates import RateTable, parse_ecb_xml
+from monitor.ingest.feeds import Entry
+from monitor.ingest.polling import poll_feed
+from monitor.money.rates import RateTable, parse_ecb_xml
+from monitor.text.extract import Article, article_from_entry, extract_page
+from monitor.text.neardup import Filed, filing_keys, fingerprint, nearest, probe_keys
 
 log = logging.getLogger(__name__)
 

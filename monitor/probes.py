@@ -15,7 +15,7 @@ from pathlib import Path
 import redis
 
 from monitor.errors import RulesError
-from monitor.rules import load_rules
+from monitor.rules.load import load_rules
 from monitor.settings import Settings
 from monitor.store import open_store
 

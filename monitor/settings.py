@@ -13,7 +13,9 @@ import platformdirs
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from monitor.neardup import MAX_DISTANCE
+# Beyond this, one near-duplicate lookup reads thousands of keys in the store (4 * 697 at 15;
+# see ``monitor.text.neardup``), so no setting may ask for more.
+MAX_NEAR_DUPLICATE_DISTANCE = 11
 
 
 def _default_state_dir() -> Path:
@@ -128,12 +130,12 @@ class Settings(BaseSettings):
     near_duplicate_window: float = Field(default=172800.0, ge=0)
     """Seconds an article's fingerprint is kept for near-duplicate checks; 0 turns them off."""
 
-    near_duplicate_distance: int = Field(default=7, ge=-1, le=MAX_DISTANCE)
+    near_duplicate_distance: int = Field(default=7, ge=-1, le=MAX_NEAR_DUPLICATE_DISTANCE)
     """Largest Hamming distance between two 64-bit SimHash fingerprints of near-duplicates;
     ``-1`` turns the check off. Measured on a 474-word story with a credit line of 5 to 15
     words and one word changed: such a copy is within 3 bits about half the time, within 7 in
     99 cases of 100 (74 for a 298-word story), while different stories on one topic stay 16
-    bits or more apart. At most 11: see ``monitor.neardup`` for what a lookup costs."""
+    bits or more apart. At most 11: see ``monitor.text.neardup`` for what a lookup costs."""
 
     log_json: bool | None = None
     """JSON lines (true) or plain text (false); unset: plain on a terminal, JSON otherwise."""

@@ -11,7 +11,7 @@ addition, as a read-modify-write of one document would. A set's key is only ever
 
 Keys in use: ``seen:<article key>``, ``entry:<article id>``, ``alert:<alert id>``,
 ``sending:<alert id>``, ``slot:<feed url>``, ``feed:<feed url>``; for near-duplicates (see
-``monitor.neardup``) the sets ``near:<quarter>:<value>``, the claims ``near-first:<article
+``monitor.text.neardup``) the sets ``near:<quarter>:<value>``, the claims ``near-first:<article
 key>`` and the lock ``near-lock``.
 """
 

@@ -52,7 +52,7 @@ def broker_settings(settings: Settings) -> dict[str, object]:
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         # Beat ticks often; which feeds (and the exchange rates) are due comes from each feed's
-        # `every` in the rules file, read afresh at every tick (monitor.pipeline.due_feeds).
+        # `every` in the rules file, read afresh at every tick (monitor.ingest.polling.due_feeds).
         "poll-due-feeds": {
             "task": "monitor.poll_due_feeds",
             "schedule": settings.beat_interval,

@@ -1,8 +1,8 @@
 """The tasks: each takes an id or URL, calls one step of ``monitor.pipeline``, queues the next.
 
-Polling is not retried: the feed's next slot is the retry. Delivery is retried with
-exponential backoff and jitter while the target refuses (``monitor.delivery.retry_delay``);
-the sweep queues again what a dead worker or a lost message left pending.
+Polling is not retried: the feed's next slot is the retry. Delivery is retried with exponential
+backoff and jitter while the target refuses (``monitor.alerts.delivery.retry_delay``); the sweep
+queues again what a dead worker or a lost message left pending.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 
 from celery import Task
 
+from monitor.alerts.delivery import deliver_alert, stale_alerts
+from monitor.alerts.digest import flush_digests
 from monitor.context import Context, open_context
-from monitor.delivery import deliver_alert, stale_alerts
-from monitor.digest import flush_digests
 from monitor.errors import ConfigError, DeliveryFailed, MonitorError
+from monitor.ingest.polling import due_feeds, poll_feed, poll_feeds
+from monitor.ingest.schedule import batches
 from monitor.pipeline import process_article, rates_due, refresh_rates
-from monitor.polling import due_feeds, poll_feed, poll_feeds
-from monitor.schedule import batches
 from monitor.settings import Settings
 from tasks.app import app
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: real loopback servers (Redis, web site, webhook, SMTP) from tests/servers.py."""
+"""The shared fixtures of every test folder: real loopback servers (Redis, web site, webhook,
+SMTP) from tests/support/servers.py, and contexts opened on them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from monitor.context import Context, open_context
 from monitor.settings import Settings
-from tests.servers import RedisServer, SiteServer, SmtpSink, WebhookSink
+from tests.support.servers import RedisServer, SiteServer, SmtpSink, WebhookSink
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,16 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
-from monitor.cli import main
+from monitor.cli.main import main
 from monitor.settings import Settings
+from tests.support.files import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 # Variables read by something other than our settings, each with who reads it.
 READ_ELSEWHERE = {

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.feeds import rss
-from tests.servers import SiteServer, SmtpSink, WebhookSink, text_parts
-from tests.worker import CeleryWorker
+from tests.support.feeds import rss
+from tests.support.files import FIXTURES, SEED_TITLE
+from tests.support.servers import SiteServer, SmtpSink, WebhookSink, text_parts
+from tests.support.worker import CeleryWorker
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SEED_TITLE = "وذكرت صحيفة الأعمال الأمريكية أن ” ماسك تحدث بانتظام مع بوتين”."
 EXPECTED_RULES = {"musk-putin", "starlink", "big-money"}
 
 

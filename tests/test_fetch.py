@@ -26,7 +26,7 @@ from monitor.errors import (
 )
 from monitor.fetch import Client, fetch, make_client
 from monitor.settings import Settings
-from tests.servers import SiteServer, free_port, new_authority
+from tests.support.servers import SiteServer, free_port, new_authority
 
 
 @pytest.fixture

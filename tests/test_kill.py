@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.killing import SlowWebhook, run_kill_scenario
-from tests.servers import SiteServer, SmtpSink
+from tests.support.killing import SlowWebhook, run_kill_scenario
+from tests.support.servers import SiteServer, SmtpSink
 
 
 @pytest.fixture
@@ -32,6 +32,6 @@ def test_sigkill_mid_delivery_loses_nothing_and_repeats_nothing(
     assert figures.lost == 0, figures
     assert figures.duplicates == 0, figures
     # A repeat on the wire only where the kill fell between the target's acceptance and the
-    # store's record (the window monitor.delivery documents); usually there is none.
+    # store's record (the window monitor.alerts.delivery documents); usually there is none.
     assert figures.repeats == figures.in_window, figures
     assert figures.sent == figures.expected + figures.repeats

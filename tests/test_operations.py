@@ -18,12 +18,10 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.feeds import rss
-from tests.servers import SiteServer, WebhookSink, free_port
-from tests.worker import CeleryWorker
-
-ROOT = Path(__file__).resolve().parent.parent
-SEED = Path(__file__).parent / "fixtures" / "seed_article_ar.html"
+from tests.support.feeds import rss
+from tests.support.files import ROOT, SEED
+from tests.support.servers import SiteServer, WebhookSink, free_port
+from tests.support.worker import CeleryWorker
 
 
 def write_rules(path: Path, feed: str, target: str) -> Path:

@@ -4,15 +4,13 @@ a page that cannot be had falls back to the feed's summary, a second cycle sends
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
 from monitor.pipeline import run_cycle
-from tests.feeds import rss
-from tests.servers import SiteServer, WebhookSink, free_port
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.support.feeds import rss
+from tests.support.files import FIXTURES
+from tests.support.servers import SiteServer, WebhookSink, free_port
 
 
 def rules_text(feeds: list[str], target: str) -> str:

@@ -7,11 +7,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.feeds import rss
-from tests.servers import RedisServer, SiteServer, WebhookSink
-from tests.worker import CeleryWorker
+from tests.support.feeds import rss
+from tests.support.files import SEED
+from tests.support.servers import RedisServer, SiteServer, WebhookSink
+from tests.support.worker import CeleryWorker
 
-SEED = Path(__file__).parent / "fixtures" / "seed_article_ar.html"
 STORIES = 6
 
 

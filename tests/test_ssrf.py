@@ -16,7 +16,7 @@ from monitor.errors import BlockedAddress, ConnectError, UnsupportedURL
 from monitor.fetch import Client, fetch, make_client
 from monitor.settings import Settings
 from monitor.ssrf import Guard, numeric_host, refusal
-from tests.servers import SiteServer
+from tests.support.servers import SiteServer
 
 
 @pytest.mark.parametrize(

@@ -28,14 +28,14 @@ import trafilatura
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from monitor.extract import extract_article  # noqa: E402
 from monitor.fetch import fetch, make_client  # noqa: E402
-from monitor.match import Matcher  # noqa: E402
-from monitor.money import find_amounts  # noqa: E402
-from monitor.rules import load_rules  # noqa: E402
+from monitor.money.amounts import find_amounts  # noqa: E402
+from monitor.rules.load import load_rules  # noqa: E402
+from monitor.rules.match import Matcher  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
-from monitor.words import FoldedText  # noqa: E402
-from tests.servers import free_port  # noqa: E402
+from monitor.text.extract import extract_article  # noqa: E402
+from monitor.text.words import FoldedText  # noqa: E402
+from tests.support.servers import free_port  # noqa: E402
 
 SEED = ROOT / "tests" / "fixtures" / "seed_article_ar.html"
 # An English news story of ordinary length and density: a dozen distinct paragraphs, two sums

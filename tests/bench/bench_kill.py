@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.killing import SlowWebhook, run_kill_scenario
-from tests.servers import RedisServer, SiteServer, SmtpSink
+from tests.support.killing import SlowWebhook, run_kill_scenario
+from tests.support.servers import RedisServer, SiteServer, SmtpSink
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from monitor.money import find_amounts  # noqa: E402
+from monitor.money.amounts import find_amounts  # noqa: E402
 from tests.bench.bench_articles import SEED, english_page  # noqa: E402
 
 

@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from monitor.settings import Settings  # noqa: E402
-from tests.feeds import rss  # noqa: E402
-from tests.publisher import Publisher  # noqa: E402
-from tests.servers import RedisServer  # noqa: E402
-from tests.worker import CeleryWorker  # noqa: E402
+from tests.support.feeds import rss  # noqa: E402
+from tests.support.publisher import Publisher  # noqa: E402
+from tests.support.servers import RedisServer  # noqa: E402
+from tests.support.worker import CeleryWorker  # noqa: E402
 
 NS = "monitor:"
 ARTICLE = "<html><body><article><h1>Weather</h1><p>" + "Rain today. " * 60 + "</p></article>"

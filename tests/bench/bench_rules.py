@@ -45,12 +45,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from monitor.extract import extract_article  # noqa: E402
-from monitor.match import Matcher  # noqa: E402
-from monitor.money import Amount, find_amounts  # noqa: E402
-from monitor.normalize import fold, normalize  # noqa: E402
-from monitor.query import And, Near, Node, Not, Or, Term, TermKind, parse_query  # noqa: E402
-from monitor.rules import RulesFile, parse_rules  # noqa: E402
+from monitor.money.amounts import Amount, find_amounts  # noqa: E402
+from monitor.rules.load import parse_rules  # noqa: E402
+from monitor.rules.match import Matcher  # noqa: E402
+from monitor.rules.model import RulesFile  # noqa: E402
+from monitor.rules.query import And, Near, Node, Not, Or, Term, TermKind, parse_query  # noqa: E402
+from monitor.text.extract import extract_article  # noqa: E402
+from monitor.text.normalize import fold, normalize  # noqa: E402
 from tests.bench.bench_articles import ENGLISH_PARAGRAPHS  # noqa: E402
 
 LANGUAGES = ("ar", "en", "fr", "de", "es", "ru")

@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from monitor.money import Amount, find_amounts  # noqa: E402
+from monitor.money.amounts import Amount, find_amounts  # noqa: E402
 
 DEFAULT_ORACLE = ROOT.parent / "shared" / "oracles" / "recognizers-currency"
 # Sub-units are not reported by design ("50 cents" matters to no threshold); recall is given

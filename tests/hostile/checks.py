@@ -8,8 +8,8 @@ import pytest
 
 from monitor.context import Context
 from monitor.errors import MonitorError
-from monitor.feeds import Entry, canonical_url
-from monitor.polling import poll_feed
+from monitor.ingest.feeds import Entry, canonical_url
+from monitor.ingest.polling import poll_feed
 
 SUMMARY = "What the feed says of the story: Musk and Putin met to talk about the money."
 ARABIC = "قال ماسك إنه تحدث مع بوتين عبر الهاتف عن خطة بقيمة 70 مليون يورو لدعم حملته."

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from tests.servers import HOST, _Stoppable
+from tests.support.servers import HOST, _Stoppable
 
 BLOCK = 65536
 

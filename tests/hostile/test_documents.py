@@ -15,14 +15,14 @@ import pytest
 
 from monitor.context import Context
 from monitor.errors import FeedParseError
-from monitor.extract import MAX_HTML_CHARS, MAX_TREE_SIZE, extract_article, extract_page
 from monitor.fetch import fetch
+from monitor.ingest.polling import poll_feed
 from monitor.pipeline import read_article
-from monitor.polling import poll_feed
-from tests.feeds import rss
+from monitor.text.extract import MAX_HTML_CHARS, MAX_TREE_SIZE, extract_article, extract_page
 from tests.hostile.checks import ARABIC, RSS_TYPE, SUMMARY, entry_for, failed_poll, one_line
 from tests.hostile.servers import billion_laughs, pdf, png
-from tests.servers import SiteServer
+from tests.support.feeds import rss
+from tests.support.servers import SiteServer
 
 # ------------------------------------------------------------------ markup: feeds
 

@@ -28,10 +28,10 @@ from monitor.errors import ConnectError, FetchTimeout, ResponseTooLarge, TooMany
 from monitor.fetch import fetch
 from monitor.pipeline import read_article
 from monitor.settings import Settings
-from tests.feeds import rss
 from tests.hostile.checks import RSS_TYPE, SUMMARY, entry_for, failed_poll, one_line
 from tests.hostile.servers import RawServer, endless_page, head, pause, trickle
-from tests.servers import SiteServer, new_authority
+from tests.support.feeds import rss
+from tests.support.servers import SiteServer, new_authority
 
 # ------------------------------------------------------------------ size
 

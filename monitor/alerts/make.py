@@ -1,0 +1,179 @@
+"""Alerts: what a fired rule tells each target of its channels.
+
+One alert exists per (rule, article, channel target); its id is derived from those three, so
+whoever makes it again (a redelivered task, a second feed carrying the same item) makes the
+same id, and the store keeps one. The alert records only the channel's name and the target's
+position in it, never the URL: URLs carry secrets and are resolved from the rules file and
+the environment at the moment of sending (``monitor.alerts.send``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.money.amounts import Amount
+from monitor.money.rates import RateTable
+from monitor.rules.match import Evidence, Match
+from monitor.text.extract import Article
+
+SNIPPET_CONTEXT = 120  # characters shown on each side of the first piece of evidence
+
+
+def alert_id(rule: str, article_key: str, channel: str, target: int) -> str:
+    """The identity of one alert: the same inputs always give the same id."""
+    raw = "\x1f".join((rule, article_key, channel, str(target)))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A window of the article text around the evidence, with the matched spans marked.
+
+    ``marks`` are ``(start, end)`` offsets into ``text``.
+    """
+
+    text: str
+    marks: tuple[tuple[int, int], ...]
+    clipped_start: bool
+    clipped_end: bool
+
+    def render(self, open_mark: str, close_mark: str, escape: Any = str) -> str:
+        out: list[str] = ["…" if self.clipped_start else ""]
+        cursor = 0
+        for start, end in self.marks:
+            out += [escape(self.text[cursor:start]), open_mark, escape(self.text[start:end])]
+            out.append(close_mark)
+            cursor = end
+        out += [escape(self.text[cursor:]), "…" if self.clipped_end else ""]
+        return "".join(out)
+
+
+def make_snippet(text: str, evidence: tuple[Evidence, ...]) -> Snippet:
+    """The text around the first piece of evidence, every evidence span in it marked."""
+    if not evidence:
+        end = min(len(text), 2 * SNIPPET_CONTEXT)
+        return Snippet(text[:end], (), False, end < len(text))
+    first = evidence[0]
+    start = max(0, first.start - SNIPPET_CONTEXT)
+    end = min(len(text), first.end + SNIPPET_CONTEXT)
+    # Widen to whole words so the snippet does not begin or end mid-word.
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    marks: list[tuple[int, int]] = []
+    for item in evidence:
+        if item.start >= start and item.end <= end and (not marks or item.start >= marks[-1][1]):
+            marks.append((item.start - start, item.end - start))
+    return Snippet(text[start:end], tuple(marks), start > 0, end < len(text))
+
+
+def amount_dict(
+    amount: Amount, rates: RateTable | None = None, display: str = "EUR"
+) -> dict[str, Any]:
+    """An amount as alerts store it, with its value in the display currency when known."""
+    item: dict[str, Any] = {
+        "text": amount.text,
+        "value": str(amount.value),
+        "currency": amount.currency,
+        "start": amount.start,
+        "end": amount.end,
+    }
+    if rates is not None and amount.currency and amount.currency != display:
+        converted = rates.convert(amount.value, amount.currency, display)
+        if converted is not None:
+            item["converted"] = str(round(converted, 2))
+            item["converted_currency"] = display
+    return item
+
+
+@dataclass
+class Alert:
+    """One message to one target; its state lives in the store as ``alert:<id>``.
+
+    ``status``: ``pending`` → ``sent``, or ``failed`` once attempts or hours are used up (the
+    dead letter); ``held`` (cooldown or digest mode) → ``digested`` once a digest lists it.
+    A digest is itself an alert whose ``items`` list the articles it reports.
+    """
+
+    id: str
+    rule: str
+    channel: str
+    target: int
+    article_key: str
+    url: str
+    title: str
+    source: str
+    published: str | None
+    language: str | None
+    snippet: str  # plain text, matched words between ⟦ ⟧
+    snippet_html: str
+    evidence: list[dict[str, Any]]
+    amounts: list[dict[str, Any]]
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    status: str = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: str | None = None
+    due_at: float = 0.0  # epoch seconds when the next attempt is due
+    items: list[dict[str, Any]] = field(default_factory=list)
+    digest: str | None = None  # the digest that listed this held alert
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Alert:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def make_alerts(
+    article: Article,
+    article_key: str,
+    match: Match,
+    amounts: list[Amount],
+    channels: dict[str, tuple[str, ...]],
+    rates: RateTable | None = None,
+    display_currency: str = "EUR",
+) -> list[Alert]:
+    """One alert for each target of each channel the fired rule notifies."""
+    snippet = make_snippet(article.text, match.evidence)
+    plain = snippet.render("⟦", "⟧")
+    marked = snippet.render("<mark>", "</mark>", html.escape)
+    evidence = [
+        {
+            "kind": e.kind,
+            "name": e.name,
+            "term": e.term,
+            "start": e.start,
+            "end": e.end,
+            **({"converted": str(e.converted)} if e.converted is not None else {}),
+        }
+        for e in match.evidence
+    ]
+    found = [amount_dict(a, rates, display_currency) for a in amounts]
+    return [
+        Alert(
+            id=alert_id(match.rule, article_key, channel, index),
+            rule=match.rule,
+            channel=channel,
+            target=index,
+            article_key=article_key,
+            url=article.url,
+            title=article.title,
+            source=article.source,
+            published=article.published,
+            language=article.language,
+            snippet=plain,
+            snippet_html=marked,
+            evidence=evidence,
+            amounts=found,
+        )
+        for channel in match.notify
+        for index in range(len(channels.get(channel, ())))
+    ]

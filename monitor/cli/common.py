@@ -1,0 +1,56 @@
+"""What the ``monitor`` commands share: the ``--rules`` option, the rules it names, and a
+context opened on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from monitor.context import Context, open_context
+from monitor.errors import RulesError
+from monitor.rules.load import load_rules
+from monitor.rules.model import RulesFile
+from monitor.settings import Settings
+
+rules_option = click.option(
+    "--rules",
+    "rules",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The rules file (default: $MONITOR_RULES).",
+)
+
+
+def rules_path(rules: Path | None, settings: Settings) -> Path:
+    """``--rules``, else ``MONITOR_RULES``; a usage error when neither is given."""
+    path = rules or settings.rules
+    if path is None:
+        raise click.UsageError("no rules file: pass --rules FILE or set MONITOR_RULES")
+    return path
+
+
+@contextmanager
+def opened_context(rules: Path | None) -> Iterator[Context]:
+    """A context on the rules file; a bad file prints its errors and exits 1."""
+    settings = Settings()
+    try:
+        ctx = open_context(settings, rules_path(rules, settings))
+    except RulesError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def valid_rules(path: Path) -> RulesFile:
+    """The rules of a file; a bad file prints its errors and exits 1."""
+    try:
+        return load_rules(path).rules
+    except RulesError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None

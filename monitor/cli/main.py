@@ -1,0 +1,98 @@
+"""The ``monitor`` command: the group, and the commands that run the pipeline (``run``,
+``poll --once``, ``health``); the other command groups live beside it, one module each."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from monitor.cli.alerts import alerts
+from monitor.cli.check import check
+from monitor.cli.common import rules_option, rules_path, valid_rules
+from monitor.cli.feeds import feeds
+from monitor.cli.rules import rules
+from monitor.settings import Settings
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group()
+@click.version_option(package_name="news-monitor")
+def main() -> None:
+    """Watch news feeds and alert when they mention what you watch."""
+
+
+@main.command()
+@rules_option
+@click.option("--concurrency", type=int, default=None, help="Worker processes (default: cores).")
+def run(rules: Path | None, concurrency: int | None) -> None:
+    """Run the worker and its scheduler in one process (all queues)."""
+    settings = Settings()
+    path = rules_path(rules, settings).resolve()
+    valid_rules(path)  # refuse to start on a bad file, with its errors
+    os.environ["MONITOR_RULES"] = str(path)
+    from tasks import app
+    from tasks.app import QUEUES
+
+    argv = ["worker", "--beat", "--queues", ",".join(QUEUES), "--loglevel", settings.log_level]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    app.worker_main(argv)
+
+
+@main.command()
+@rules_option
+@click.option("--once", is_flag=True, required=True, help="Run one cycle and exit.")
+def poll(rules: Path | None, once: bool) -> None:
+    """Poll every feed, process new articles and deliver their alerts, in this process."""
+    from monitor.context import open_context
+    from monitor.pipeline import run_cycle
+
+    settings = Settings()
+    _setup_logging(settings)
+    path = rules_path(rules, settings)
+    valid_rules(path)
+    ctx = open_context(settings, path)
+    try:
+        report = run_cycle(ctx)
+    finally:
+        ctx.close()
+    alerts = ", ".join(f"{n} {status}" for status, n in sorted(report.alerts.items())) or "none"
+    click.echo(
+        f"{report.feeds} feeds polled ({report.feeds_failed} failed), "
+        f"{report.articles} new articles, alerts: {alerts}"
+    )
+
+
+@main.command()
+@rules_option
+@click.option(
+    "--beat/--no-beat",
+    default=True,
+    help="Also require a recent beat tick (off for probes of workers that run without beat).",
+)
+def health(rules: Path | None, beat: bool) -> None:
+    """Exit 0 if the broker, the store and the rules are fine (and beat ticks); else say why."""
+    from monitor.probes import problems
+
+    settings = Settings()
+    found = problems(settings, rules or settings.rules, beat=beat)
+    for problem in found:
+        click.echo(f"unhealthy: {problem}", err=True)
+    if found:
+        raise SystemExit(1)
+    click.echo("ok")
+
+
+for command in (check, rules, feeds, alerts):
+    main.add_command(command)

@@ -1,0 +1,61 @@
+"""``monitor rules validate`` and ``monitor rules test``: a rules file checked, and its cases
+run, before it goes live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from monitor.cli.common import valid_rules
+from monitor.errors import RulesError
+from monitor.rules.match import Matcher
+from monitor.rules.model import missing_env
+
+
+@click.group()
+def rules() -> None:
+    """Work with rules files."""
+
+
+@rules.command("validate")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def rules_validate(file: Path) -> None:
+    """Check a rules file; on error print file:line:column: reason and exit 1."""
+    loaded = valid_rules(file)
+    for name in missing_env(loaded):
+        click.echo(f"{file}: warning: environment variable {name} is not set here", err=True)
+    click.echo(
+        f"{file}: ok ({len(loaded.feeds)} feeds, {len(loaded.entities)} entities, "
+        f"{len(loaded.rules)} rules)"
+    )
+
+
+@rules.command("test")
+@click.argument("rules_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("cases_file", type=click.Path(path_type=Path, dir_okay=False))
+def rules_test(rules_file: Path, cases_file: Path) -> None:
+    """Run the CASES of a cases file against RULES; exit 1 with a diff on any mismatch."""
+    from monitor.rules.cases import describe, load_cases, run_case
+
+    loaded = valid_rules(rules_file)
+    try:
+        cases = load_cases(cases_file, {r.name for r in loaded.rules})
+    except RulesError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    matcher = Matcher(loaded)
+    failed = 0
+    for line, case in cases:
+        try:
+            outcome = run_case(matcher, case, line, cases_file.parent)
+        except OSError as exc:
+            click.echo(f"{cases_file}:{line}: case {case.name!r}: {exc}", err=True)
+            failed += 1
+            continue
+        failed += not outcome.passed
+        for text in describe(outcome, str(cases_file)):
+            click.echo(text)
+    click.echo(f"{len(cases)} cases, {failed} failed")
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,189 @@
+"""Polling feeds: which feeds are due, one poll of one feed, and a batch of polls at once.
+
+Scheduling. ``due_feeds`` claims ``slot:<url>`` for each feed whose slot has expired, with a
+lease (``LEASE``) in case its poll is lost; the poll then sets the slot's expiry to the delay
+``monitor.ingest.schedule.next_delay`` computes (``every``, backoff on errors, the publisher's
+hints, jitter). So the slot's expiry is the feed's next poll, wherever the poll ran.
+
+A poll is a conditional GET (the validators of the last full response are kept in the feed's
+health record, ``monitor.ingest.health``): a ``304`` costs no parsing and no store writes but the
+feed's record and slot.
+
+An entry is claimed (``seen:<key>``, state ``queued``; and ``guid:<guid key>``) before its
+article is queued, and marked ``done`` once processed (``monitor.pipeline.process_article``);
+a ``queued`` entry older than ``MONITOR_REQUEUE_AFTER`` is queued again by the next poll, so
+a message lost with its worker (or with a broker restart) is not an article lost. Seen-keys
+expire after the retention.
+
+``poll_feeds`` polls a batch with ``MONITOR_POLL_THREADS`` threads and at most
+``MONITOR_PER_HOST_CONCURRENCY`` requests in flight to any one host. The batch is taken in
+turns across hosts, so the threads do not all wait on the first host's limit while the others
+have work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from itertools import chain, zip_longest
+
+from monitor import metrics
+from monitor.context import Context, now_iso
+from monitor.errors import ClientError, MonitorError, ServerError, TransientError
+from monitor.fetch import fetch
+from monitor.ingest.feeds import Entry, read_feed
+from monitor.ingest.health import FeedHealth, report_failing
+from monitor.ingest.schedule import Hints, host_of, max_age, next_delay
+
+log = logging.getLogger(__name__)
+
+LEASE = 300.0  # seconds a claimed slot waits for its poll before the feed is due again
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
+
+
+def due_feeds(ctx: Context) -> list[str]:
+    """Feeds whose slot has expired; claims their slot for ``LEASE`` seconds."""
+    return [
+        feed.url
+        for feed in ctx.rules.feeds
+        if ctx.store.claim(
+            f"slot:{feed.url}", max(LEASE, feed.every.total_seconds()), {"at": now_iso()}
+        )
+    ]
+
+
+def _every(ctx: Context, url: str) -> float:
+    for feed in ctx.rules.feeds:
+        if feed.url == url:
+            return feed.every.total_seconds()
+    return 300.0
+
+
+def _status_of(error: MonitorError) -> int | None:
+    text = error.reason
+    if isinstance(error, ServerError | ClientError) and "HTTP " in text:
+        digits = text.split("HTTP ", 1)[1][:3]
+        return int(digits) if digits.isdigit() else None
+    return None
+
+
+def _schedule(ctx: Context, health: FeedHealth, hints: Hints, now: float) -> None:
+    delay = next_delay(
+        _every(ctx, health.url), health.consecutive_errors, hints, ctx.settings.max_backoff
+    )
+    health.scheduled(now, delay)
+    ctx.store.put(f"slot:{health.url}", {"at": now_iso(), "delay": delay}, delay)
+
+
+def _claim_new(ctx: Context, entries: list[Entry]) -> list[str]:
+    queued: list[str] = []
+    now = time.time()
+    for entry in entries:
+        seen_key = f"seen:{entry.key}"
+        mark = {"state": "queued", "at": now}
+        if not ctx.store.claim(seen_key, ctx.retention, mark):
+            previous = ctx.store.get(seen_key) or {}
+            if (
+                previous.get("state") != "queued"
+                or now - previous.get("at", now) < ctx.settings.requeue_after
+            ):
+                continue
+            ctx.store.put(seen_key, mark, ctx.retention)
+        elif entry.guid_key and not ctx.store.claim(
+            f"guid:{entry.guid_key}", ctx.retention, {"key": entry.key}
+        ):
+            continue  # the same GUID came before under another URL
+        ctx.store.put(f"entry:{entry.article_id}", entry.to_dict(), ctx.retention)
+        queued.append(entry.article_id)
+    return queued
+
+
+def poll_feed(ctx: Context, url: str) -> list[str]:
+    """Fetch and parse one feed; return the ids of articles not seen before (now queued).
+
+    Records the outcome on the feed's health and sets its next poll; a failure is logged in
+    one line and raised.
+    """
+    health = FeedHealth.load(ctx.store, url)
+    started = time.time()
+    try:
+        fetched = fetch(
+            ctx.client, url, ctx.settings, accept=FEED_ACCEPT, validators=health.validators
+        )
+        document = None if fetched.not_modified else read_feed(fetched)
+    except MonitorError as exc:
+        log.warning("feed failed: %s", exc)
+        metrics.FEEDS_POLLED.labels("error").inc()
+        health.failed(started, str(exc), _status_of(exc))
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        _schedule(ctx, health, Hints(retry_after=retry_after), started)
+        if health.failing_too_long(started, ctx.settings):
+            report_failing(health, ctx.settings)
+        health.save(ctx.store)
+        raise
+    metrics.FEEDS_POLLED.labels("not_modified" if document is None else "ok").inc()
+    queued = _claim_new(ctx, document.entries) if document else []
+    health.succeeded(
+        started, fetched.status, len(queued), None if document is None else fetched.validators
+    )
+    hints = Hints(
+        max_age=max_age(fetched.headers.get("cache-control", "")),
+        ttl=document.ttl if document else None,
+    )
+    _schedule(ctx, health, hints, started)
+    health.save(ctx.store)
+    if document is None:
+        log.debug("feed not modified: %s", url)
+    else:
+        log.info("feed polled: %s: %d entries, %d new", url, len(document.entries), len(queued))
+    return queued
+
+
+class HostLimit:
+    """At most ``limit`` calls in flight per host at once (threads wait their turn)."""
+
+    def __init__(self, limit: int) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = defaultdict(
+            lambda: threading.BoundedSemaphore(max(1, limit))
+        )
+
+    def slot(self, url: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            return self._slots[host_of(url)]
+
+
+def in_turns_by_host(urls: list[str]) -> list[str]:
+    """``urls`` reordered so that hosts take turns: the first feed of each host, then the
+    second of each, and so on (the order within a host kept)."""
+    by_host: dict[str, list[str]] = defaultdict(list)
+    for url in urls:
+        by_host[host_of(url)].append(url)
+    turns = zip_longest(*by_host.values())
+    return [url for url in chain.from_iterable(turns) if url is not None]
+
+
+def poll_feeds(ctx: Context, urls: list[str]) -> list[str]:
+    """Poll a batch of feeds at once (see the module docstring); the ids of new articles.
+
+    A feed that fails is logged and recorded by ``poll_feed`` and does not stop the others.
+    """
+    limit = HostLimit(ctx.settings.per_host_concurrency)
+
+    def one(url: str) -> list[str]:
+        with limit.slot(url):
+            try:
+                return poll_feed(ctx, url)
+            except MonitorError:
+                return []
+            except Exception:  # a bug on one feed's input must not lose the batch
+                log.exception("feed poll crashed: %s", url)
+                return []
+
+    threads = max(1, min(ctx.settings.poll_threads, len(urls)))
+    with ThreadPoolExecutor(threads, thread_name_prefix="poll") as pool:
+        found = pool.map(one, in_turns_by_host(urls))
+        return [article for articles in found for article in articles]

@@ -1,0 +1,214 @@
+"""Delivery as the analyst sees it: one message per (rule, article, target) through failures,
+redelivery and duplicate feeds; a dead letter that `monitor alerts retry` sends again; and no
+secret in any log line, stored error or command output."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from monitor.alerts.delivery import deliver_alert
+from monitor.context import Context
+from monitor.pipeline import process_article, run_cycle
+from monitor.settings import Settings
+from tests.support.alerting import (
+    RULES_FIRED,
+    rules_yaml,
+    run_monitor,
+    serve_articles,
+    settings_for,
+)
+from tests.support.servers import SiteServer, SmtpSink, WebhookSink, free_port, text_parts
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_context(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    contexts: Callable[[Settings, str], Context],
+) -> Callable[..., Context]:
+    """A context on a rules text, on the test's backend, with settings changed as asked."""
+    redis_url = request.getfixturevalue("redis_url") if backend == "redis" else None
+    return lambda text, **settings: contexts(
+        settings_for(backend, tmp_path, redis_url, **settings), text
+    )
+
+
+def env_of(ctx: Context, tmp_path: Path) -> dict[str, str]:
+    env = {
+        "MONITOR_STATE_DIR": str(ctx.settings.state_dir),
+        "MONITOR_RULES": str(tmp_path / "rules.yaml"),
+    }
+    if ctx.settings.redis_url:
+        env["REDIS_URL"] = ctx.settings.redis_url
+    return env
+
+
+def per_rule(titles: list[str]) -> Counter[str]:
+    return Counter(t.split("]")[0].strip("[") for t in titles)
+
+
+def test_a_target_down_for_a_while_gets_everything_once_and_the_other_is_not_resent(
+    make_context, site: SiteServer, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    serve_articles(site, 2)
+    ctx = make_context(
+        rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()])
+    )
+    webhook.fail_next(3)  # the webhook refuses its first three deliveries, then comes back
+
+    report = run_cycle(ctx, attempts=4, pause=0.01)
+
+    assert report.alerts == {"sent": 8}  # 2 articles × 2 rules × 2 targets
+    assert len(webhook.failed) == 3
+    assert per_rule([str(m["Subject"]) for m in smtp.messages]) == {r: 2 for r in RULES_FIRED}
+    assert per_rule([p["json"]["title"] for p in webhook.received]) == {r: 2 for r in RULES_FIRED}
+    assert run_cycle(ctx).alerts == {}
+    assert (len(smtp.messages), len(webhook.received)) == (4, 4)
+
+
+def test_every_attempt_at_an_alert_carries_the_same_idempotency_key(
+    make_context, site: SiteServer, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    serve_articles(site, 1)
+    ctx = make_context(
+        rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()])
+    )
+    webhook.fail_next(2)
+
+    assert run_cycle(ctx, attempts=3, pause=0.01).alerts == {"sent": 4}
+
+    alerts = {k.removeprefix("alert:"): ctx.store.get(k) for k in ctx.store.keys("alert:")}
+    hook_ids = {i for i, a in alerts.items() if a is not None and a["target"] == 1}
+    mail_ids = {i for i, a in alerts.items() if a is not None and a["target"] == 0}
+    refused = [p["headers"]["Idempotency-Key"] for p in webhook.failed]
+    accepted = [p["headers"]["Idempotency-Key"] for p in webhook.received]
+    # Each alert's key is its id, and a refused attempt's key comes back with the retry.
+    assert sorted(accepted) == sorted(hook_ids)
+    assert len(refused) == 2 and set(refused) <= hook_ids
+    assert sorted(str(m["Message-ID"]) for m in smtp.messages) == sorted(
+        f"<{i}@127.0.0.1>" for i in mail_ids
+    )
+    assert all(len(m.get_all("Message-ID") or []) == 1 for m in smtp.messages)
+
+
+def test_an_emails_plain_part_is_the_text_template_with_the_matched_words_marked(
+    make_context, site: SiteServer, smtp: SmtpSink
+) -> None:
+    """Not apprise's conversion of the HTML part, which drops the marks; a rule's own text
+    template is its emails' plain part too."""
+    serve_articles(site, 1)
+    own = "    templates: {text: 'PLAIN {{ rule }}: {{ snippet }}'}\n"
+    ctx = make_context(rules_yaml([site.url("/feed.xml")], [smtp.apprise_url()], rule_extra=own))
+
+    assert run_cycle(ctx).alerts == {"sent": 2}
+
+    parts = {str(m["Subject"]).split("]")[0].strip("["): text_parts(m) for m in smtp.messages}
+    plain, html = parts["big-money"]
+    assert plain.startswith("Rule: big-money (matched: ")
+    assert "⟦70 مليون يورو⟧" in plain
+    assert html is not None and "<mark>70 مليون يورو</mark>" in html
+    plain, html = parts["musk-putin"]
+    assert plain.startswith("PLAIN musk-putin: ")
+    assert "⟦ماسك⟧" in plain or "⟦إيلون ماسك⟧" in plain
+    assert "⟦بوتين⟧" in plain
+    assert html is not None and "<mark>" in html and "PLAIN" not in html
+
+
+def test_redelivery_and_a_second_feed_with_the_same_item_send_nothing_more(
+    make_context, site: SiteServer, webhook: WebhookSink
+) -> None:
+    links = serve_articles(site, 1, "/a.xml")
+    serve_articles(site, 1, "/b.xml")  # another feed carrying the same article URL
+    ctx = make_context(
+        rules_yaml([site.url("/a.xml"), site.url("/b.xml")], [webhook.apprise_url()])
+    )
+
+    assert run_cycle(ctx).alerts == {"sent": 2}
+    ids = [k.removeprefix("alert:") for k in ctx.store.keys("alert:")]
+    assert len(ids) == 2
+    # A redelivered task for each alert, and the article's processing repeated.
+    assert {deliver_alert(ctx, i) for i in ids} == {"sent"}
+    (entry,) = ctx.store.keys("entry:")
+    assert process_article(ctx, entry.removeprefix("entry:")) == []
+
+    assert [p["json"]["message"].count(links[0]) for p in webhook.received] == [1, 1]
+    assert per_rule([p["json"]["title"] for p in webhook.received]) == {r: 1 for r in RULES_FIRED}
+
+
+def test_a_target_down_for_good_is_dead_lettered_and_retry_sends_it(
+    make_context, site: SiteServer, webhook: WebhookSink, tmp_path: Path
+) -> None:
+    serve_articles(site, 1)
+    ctx = make_context(rules_yaml([site.url("/feed.xml")], [webhook.apprise_url()]))
+    webhook.down = True
+    assert run_cycle(ctx, attempts=2, pause=0.01).alerts == {"failed": 2}
+
+    listing = run_monitor("alerts", env=env_of(ctx, tmp_path))
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0] == "2 failed"
+    assert len(lines) == 3 and all("failed" in line and "desk#0" in line for line in lines[1:])
+    assert all("last error:" in line for line in lines[1:])
+
+    webhook.down = False
+    retried = run_monitor("alerts", "retry", "--all-failed", env=env_of(ctx, tmp_path))
+    assert retried.returncode == 0, retried.stderr
+    assert sorted(line.split(": ")[1] for line in retried.stdout.splitlines()) == ["sent", "sent"]
+    assert per_rule([p["json"]["title"] for p in webhook.received]) == {r: 1 for r in RULES_FIRED}
+
+    again = run_monitor("alerts", "retry", "--all-failed", env=env_of(ctx, tmp_path))
+    assert again.returncode == 0 and again.stdout == ""
+    unknown = run_monitor("alerts", "retry", "nosuchid", env=env_of(ctx, tmp_path))
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "nosuchid: not a failed alert; left as it is"
+    assert len(webhook.received) == 2
+
+
+def test_no_secret_reaches_a_log_line_a_stored_error_or_the_command_output(
+    make_context,
+    site: SiteServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    password, token = "s3cr3t-Pa55w0rd-xyz", "T0ken0123456789abcdefXYZ"
+    monkeypatch.setenv("SMTP_PASSWORD", password)
+    monkeypatch.setenv("HOOK_TOKEN", token)
+    serve_articles(site, 1)
+    closed = free_port()  # nothing listens there: every send fails
+    targets = [
+        f"mailtos://alerts:${{SMTP_PASSWORD}}@127.0.0.1:{closed}?to=desk@example.org",
+        f"json://127.0.0.1:{closed}/hooks/${{HOOK_TOKEN}}",
+    ]
+    ctx = make_context(rules_yaml([site.url("/feed.xml")], targets))
+    with caplog.at_level(logging.DEBUG):
+        assert run_cycle(ctx, attempts=2, pause=0.01).alerts == {"failed": 4}
+    records = [ctx.store.get(k) for k in ctx.store.keys("alert:")]
+    assert all(r is not None and r["last_error"] for r in records)
+    env = {**env_of(ctx, tmp_path), "SMTP_PASSWORD": password, "HOOK_TOKEN": token}
+    listing = run_monitor("alerts", env=env)
+    retried = run_monitor("alerts", "retry", "--all-failed", env=env)
+    assert retried.returncode == 1 and "failed" in retried.stdout
+
+    shown = [
+        caplog.text,
+        repr(records),
+        listing.stdout,
+        listing.stderr,
+        retried.stdout,
+        retried.stderr,
+    ]
+    for text in shown:
+        assert password not in text and token not in text
+    assert "last error:" in listing.stdout

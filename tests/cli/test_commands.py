@@ -1,0 +1,191 @@
+"""The ``monitor`` command as a user runs it: check, rules validate, poll --once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.feeds import rss
+from tests.support.files import ROOT, SEED
+from tests.support.servers import SiteServer, SmtpSink
+from tests.support.worker import CeleryWorker
+
+RULES = """
+entities:
+  musk: ["Elon Musk", "Musk", "إيلون ماسك", "ماسك"]
+  putin: ["Vladimir Putin", "Putin", "بوتين"]
+  trump: ["Donald Trump", "Trump", "ترامب"]
+  starlink: ["Starlink", "ستارلينك"]
+channels:
+  desk: ["json://127.0.0.1:9/never"]
+rules:
+  - name: musk-putin
+    entities: {all: [musk, putin]}
+    notify: [desk]
+  - name: campaign-money
+    entities: {any: [musk]}
+    keywords: {any: ["campaign", "حملة"]}
+    money: {min: 50000000, currency: EUR}
+    notify: [desk]
+"""
+
+
+def monitor(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONITOR_", "REDIS_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=ROOT,
+        env=full_env,
+        input=stdin.decode() if stdin else None,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_json_on_the_seed_page(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    result = monitor("check", "--rules", str(rules), "--json", str(SEED))
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    report = json.loads(line)
+    assert report["source"] == str(SEED)
+    assert report["language"] == "ar"
+    assert "ماسك تحدث بانتظام مع بوتين" in report["title"]
+    text = report["text"]
+    assert "زر الذهاب إلى الأعلى" not in text and "مقالات ذات صلة" not in text  # boilerplate gone
+    amounts = [(a["value"], a["currency"], text[a["start"] : a["end"]]) for a in report["amounts"]]
+    assert amounts == [(40_000_000, "EUR", "40 مليون يورو"), (70_000_000, "EUR", "70 مليون يورو")]
+    assert set(report["entities"]) == {"musk", "putin", "trump", "starlink"}
+    for name, hits in report["entities"].items():
+        for hit in hits:
+            assert hit["alias"] in text[hit["start"] : hit["end"]] or name == "musk", hit
+    forms = {text[h["start"] : h["end"]] for h in report["entities"]["trump"]}
+    assert "لترامب" in forms
+    fired = {f["rule"]: f["evidence"] for f in report["fired"]}
+    assert set(fired) == {"musk-putin", "campaign-money"}
+    assert any(text[e["start"] : e["end"]] == "70 مليون يورو" for e in fired["campaign-money"])
+
+
+def test_check_reads_stdin_and_prints_a_readable_report(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    result = monitor("check", "--rules", str(rules), "-", stdin=SEED.read_bytes())
+    assert result.returncode == 0, result.stderr
+    assert "fired:     musk-putin" in result.stdout
+    assert "70 مليون يورو" in result.stdout
+
+
+def test_rules_validate(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(RULES, encoding="utf-8")
+    ok = monitor("rules", "validate", str(good))
+    assert ok.returncode == 0 and "ok" in ok.stdout
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(RULES.replace("all: [musk, putin]", "all: [musk, putn]"), encoding="utf-8")
+    refused = monitor("rules", "validate", str(bad))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == f"{bad}:11:28: unknown entity 'putn' in rule 'musk-putin'"
+
+
+def rules_with_feeds(
+    tmp_path: Path, feeds: list[str], target: str = "json://127.0.0.1:9/never", every: str = "5m"
+) -> Path:
+    """RULES with these feeds and channel target, written to tmp_path/rules.yaml."""
+    listed = "".join(f"  - url: {url}\n    every: {every}\n" for url in feeds)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        RULES.replace("json://127.0.0.1:9/never", target).replace(
+            "entities:", f"feeds:\n{listed}entities:", 1
+        ),
+        encoding="utf-8",
+    )
+    return rules
+
+
+def seed_feed(site: SiteServer) -> str:
+    """A feed on the test site whose one item is the seed article."""
+    article = site.route("/a.html", SEED.read_bytes())
+    return site.route(
+        "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
+    )
+
+
+def test_poll_once_delivers_then_sends_nothing_more(
+    tmp_path: Path, site: SiteServer, smtp: SmtpSink
+) -> None:
+    rules = rules_with_feeds(tmp_path, [seed_feed(site)], smtp.apprise_url())
+    env = {
+        "MONITOR_RULES": str(rules),
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_ALLOW_PRIVATE_NETWORKS": "1",  # the test site is on loopback
+    }
+    first = monitor("poll", "--once", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "1 new articles, alerts: 2 sent" in first.stdout
+    assert len(smtp.messages) == 2
+    second = monitor("poll", "--once", env=env)
+    assert "0 new articles, alerts: none" in second.stdout
+    assert len(smtp.messages) == 2
+
+
+def test_run_is_worker_and_scheduler_in_one_command(
+    tmp_path: Path, site: SiteServer, smtp: SmtpSink
+) -> None:
+    rules = rules_with_feeds(tmp_path, [seed_feed(site)], smtp.apprise_url(), every="1s")
+    env = {
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_BEAT_INTERVAL": "0.5",
+        "MONITOR_ALLOW_PRIVATE_NETWORKS": "1",  # the test site is on loopback
+    }
+    command = [sys.executable, "-m", "monitor", "run", "--rules", str(rules), "--concurrency", "1"]
+    with CeleryWorker(env, tmp_path / "run.log", command=command):
+        smtp.wait_for(2, timeout=60)
+    assert sorted(str(m["Subject"]).split("]")[0] for m in smtp.messages) == [
+        "[campaign-money",
+        "[musk-putin",
+    ]
+
+
+def test_feeds_shows_each_feeds_health(tmp_path: Path, site: SiteServer) -> None:
+    good = site.route(
+        "/feed.xml",
+        rss([{"title": "t", "link": site.url("/a.html")}]),
+        content_type="application/rss+xml",
+    )
+    broken = site.route("/broken.xml", "down", status=503)
+    rules = rules_with_feeds(tmp_path, [good, broken])
+    env = {
+        "MONITOR_RULES": str(rules),
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_ALLOW_PRIVATE_NETWORKS": "1",  # the test site is on loopback
+    }
+    monitor("poll", "--once", env=env)
+    table = monitor("feeds", env=env)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == [
+        "feed",
+        "status",
+        "errors",
+        "last",
+        "success",
+        "next",
+        "poll",
+        "items",
+    ]
+    good_row = next(line for line in lines if line.startswith(good + " "))
+    broken_row = next(line for line in lines if line.startswith(broken + " "))
+    assert good_row.split()[1:3] == ["ok", "0"]
+    assert broken_row.split()[1:3] == ["error", "1"]
+    assert any(line.startswith(f"{broken}: ") and "503" in line for line in lines)
+    records = [json.loads(line) for line in monitor("feeds", "--json", env=env).stdout.splitlines()]
+    assert {r["url"]: r["consecutive_errors"] for r in records} == {good: 0, broken: 1}
