@@ -72,12 +72,17 @@ def check_beat(settings: Settings) -> str | None:
 
 
 def problems(settings: Settings, rules: Path | None, *, beat: bool) -> list[str]:
-    """Every check that fails, in order; empty when healthy."""
-    checks: list[Callable[[], str | None]] = [
-        lambda: check_broker(settings),
-        lambda: check_store(settings),
-        lambda: check_rules(rules),
-    ]
-    if beat:
+    """Every check that fails, in order; empty when healthy.
+
+    With Redis, the broker and the store are the same server: when it does not answer, that is
+    said once, and the checks that would only repeat it (store, beat) are not run.
+    """
+    broker = check_broker(settings)
+    redis_down = broker is not None and not settings.embedded
+    checks: list[Callable[[], str | None]] = [lambda: broker]
+    if not redis_down:
+        checks.append(lambda: check_store(settings))
+    checks.append(lambda: check_rules(rules))
+    if beat and not redis_down:
         checks.append(lambda: check_beat(settings))
     return [problem for check in checks if (problem := check()) is not None]

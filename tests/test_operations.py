@@ -131,11 +131,11 @@ def monitor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 def test_health_says_what_is_wrong(tmp_path: Path, redis_url: str) -> None:
     rules = tmp_path / "rules.yaml"
-    rules.write_text(
+    valid = (
         "entities: {musk: [Musk]}\nchannels: {desk: ['json://127.0.0.1:9/x']}\n"
-        "rules:\n  - {name: r, entities: {any: [musk]}, notify: [desk]}\n",
-        encoding="utf-8",
+        "rules:\n  - {name: r, entities: {any: [musk]}, notify: [desk]}\n"
     )
+    rules.write_text(valid, encoding="utf-8")
     env = {"REDIS_URL": redis_url, "MONITOR_RULES": str(rules), "MONITOR_STATE_DIR": str(tmp_path)}
     client = redis.Redis.from_url(redis_url)
 
@@ -158,10 +158,12 @@ def test_health_says_what_is_wrong(tmp_path: Path, redis_url: str) -> None:
         and "not valid YAML" in broken.stderr
     )
 
+    rules.write_text(valid, encoding="utf-8")
     down = monitor(
         "health", "--no-beat", env={**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     )
     assert down.returncode == 1 and "broker: Redis does not answer" in down.stderr
+    assert len(down.stderr.splitlines()) == 1, down.stderr  # not once more for the store
 
 
 @pytest.mark.parametrize("to_group", [False, True], ids=["main-process", "process-group"])
