@@ -198,15 +198,25 @@ def deployment(
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_of_compose_reaches_ready(deployment: Deployment, role: str) -> None:
-    deployment.roles[role].wait_for(READY[role])
+def test_each_role_of_compose_reaches_ready(
+    deployment: Deployment, role: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seconds = deployment.roles[role].wait_for(READY[role])
+    with capsys.disabled():
+        print(f"\n{role}: ready {seconds:.1f} s after its start")
 
 
-def test_a_story_on_the_feed_is_one_alert_at_the_webhook(deployment: Deployment) -> None:
+def test_a_story_on_the_feed_is_one_alert_at_the_webhook(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
     posts = deployment.webhook.wait_for(1, timeout=120)
+    received = time.monotonic() - deployment.roles["beat"].started
     assert posts[0]["json"]["title"] == f"[musk-putin] {SEED_TITLE}"
     time.sleep(6)  # three more polls of the feed, each of which could repeat the alert
     assert len(deployment.webhook.received) == 1
+    with capsys.disabled():
+        print(f"\nalert at the webhook {received:.1f} s after beat started, and no other in 6 s:"
+              f" {posts[0]['json']['title']}")  # fmt: skip
 
 
 def test_health_in_the_image_passes_with_beat_ticking(
@@ -229,8 +239,14 @@ def test_the_workers_serve_their_metrics(deployment: Deployment, role: str) -> N
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_stops_cleanly_on_sigterm(deployment: Deployment, role: str) -> None:
+def test_each_role_stops_cleanly_on_sigterm(
+    deployment: Deployment, role: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     running = deployment.roles[role]
     running.wait_for(READY[role])
-    assert running.terminate() == 0, running.output()[-3000:]
+    asked = time.monotonic()
+    status = running.terminate()
+    assert status == 0, running.output()[-3000:]
     assert "Traceback" not in running.output()
+    with capsys.disabled():
+        print(f"\n{role}: stopped {time.monotonic() - asked:.1f} s after SIGTERM, exit {status}")

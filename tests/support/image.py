@@ -53,12 +53,14 @@ class Running:
     log: Path
     command: Sequence[str]
     _out: IO[bytes] = field(repr=False)
+    started: float = field(default_factory=time.monotonic)
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for(self, text: str, timeout: float = 90.0) -> None:
-        """Until ``text`` appears in the output; fails with the output's tail if it does not."""
+    def wait_for(self, text: str, timeout: float = 90.0) -> float:
+        """Until ``text`` appears in the output: the seconds since the start it took. Fails with
+        the output's tail if it does not appear."""
         deadline = time.monotonic() + timeout
         while text not in self.output():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -68,6 +70,7 @@ class Running:
                     f"its output ends:\n{self.output()[-3000:]}"
                 )
             time.sleep(0.2)
+        return time.monotonic() - self.started
 
     def inner_pid(self) -> int:
         """The process id of the command itself: chroot isolation starts it in the host's
