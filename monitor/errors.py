@@ -17,7 +17,8 @@
         ├── UnsupportedContent       a page that is a PDF, an image or other non-text
         ├── FeedParseError           the bytes are not a feed we can read
         ├── RulesError               the rules file is invalid (file:line:column: reason)
-        └── ConfigError              a setting or an environment variable is missing or wrong
+        ├── ConfigError              a setting or an environment variable is missing or wrong
+        └── StoreError               the state store is damaged, missing or full
 
 Every error carries the URL, feed or alert it concerns (``subject``) and renders as one line a
 person can act on.
@@ -99,6 +100,10 @@ class FeedParseError(PermanentError):
 
 class ConfigError(PermanentError):
     """A setting or environment variable is missing or invalid."""
+
+
+class StoreError(PermanentError):
+    """The embedded state database cannot be used as it is: it says what to do about it."""
 
 
 class RulesError(PermanentError):

@@ -210,10 +210,16 @@ def run_cycle(ctx: Context, attempts: int = 3, pause: float = 1.0) -> CycleRepor
             articles += poll_feed(ctx, feed.url)
         except MonitorError:
             report.feeds_failed += 1
+        except Exception:  # a bug met on one feed must not cost the others their poll
+            log.exception("feed poll crashed: %s", feed.url)
+            report.feeds_failed += 1
     alert_ids: list[str] = []
     for article_id in articles:
         report.articles += 1
-        alert_ids += process_article(ctx, article_id)
+        try:
+            alert_ids += process_article(ctx, article_id)
+        except Exception:  # nor one article the alerts of the others
+            log.exception("article processing crashed: %s", article_id)
     alert_ids += flush_digests(ctx)
     for alert_id in dict.fromkeys(alert_ids + pending_alerts(ctx)):
         status = deliver_with_retries(ctx, alert_id, attempts, pause)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from monitor.errors import RulesError
+from monitor.errors import MonitorError, RulesError
 from monitor.rules.load import load_rules
 from monitor.settings import Settings
 from monitor.store import open_store
@@ -42,6 +42,8 @@ def check_store(settings: Settings) -> str | None:
             store.ping()
         finally:
             store.close()
+    except MonitorError as exc:
+        return f"store: {exc}"
     except Exception as exc:
         return f"store: {type(exc).__name__}: {exc}"
     return None

@@ -23,12 +23,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 import redis
 
+from monitor.errors import StoreError
 from monitor.settings import Settings
 
 JSON = dict[str, Any]
@@ -126,14 +128,30 @@ class SqliteStore:
     WAL mode lets readers and one writer work at once; every claim is one ``BEGIN IMMEDIATE``
     transaction, so two processes cannot both claim a key. A connection is opened per process
     and thread, because SQLite connections must not cross a fork.
+
+    The file holds what was sent: losing it means sending it all again. So it is never made
+    anew where one was (``<file>.created``, written beside it, remembers that there was one):
+    an emptied, missing or damaged file, or a full disk, is a ``StoreError`` saying what
+    happened and what to do, never a fresh start.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.created = path.with_name(path.name + ".created")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._purged_at = 0.0
-        with self._connect() as db:
+        if self.created.exists() and (not path.exists() or path.stat().st_size == 0):
+            since = self.created.read_text(encoding="utf-8").strip() or "before"
+            raise StoreError(
+                f"the state database is {'empty' if path.exists() else 'missing'}, but this "
+                f"state folder has had one since {since}: starting afresh would send every "
+                f"alert again. Restore {path.name} from a backup, or delete {self.created} to "
+                "start afresh anyway",
+                subject=str(path),
+            )
+        with self._sql():
+            db = self._connect()
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS kv "
@@ -143,6 +161,25 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS sets (key TEXT NOT NULL, member TEXT NOT NULL, "
                 "expires REAL NOT NULL, PRIMARY KEY (key, member)) WITHOUT ROWID"
             )
+            db.execute("SELECT count(*) FROM kv WHERE key < ''").fetchone()  # reads the index
+        if not self.created.exists():
+            self.created.write_text(time.strftime("%Y-%m-%d %H:%M:%S %Z\n"), encoding="utf-8")
+
+    @contextmanager
+    def _sql(self) -> Iterator[None]:
+        """SQLite's errors as ``StoreError``, each with what to do about it."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if "full" in text:
+                advice = "free some space on its disk; the worker goes on once it can write"
+            elif isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+                advice = "another process holds it too long; it is tried again"
+            else:
+                advice = ("it is damaged: restore it from a backup, or move it away to start "
+                          "afresh (alerts already sent may then be sent again)")  # fmt: skip
+            raise StoreError(f"{text}: {advice}", subject=str(self.path)) from None
 
     def _connect(self) -> sqlite3.Connection:
         pid = os.getpid()
@@ -154,6 +191,10 @@ class SqliteStore:
         return db
 
     def claim(self, key: str, ttl: float, value: JSON | None = None) -> bool:
+        with self._sql():
+            return self._claim(key, ttl, value)
+
+    def _claim(self, key: str, ttl: float, value: JSON | None) -> bool:
         db = self._connect()
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
@@ -171,65 +212,73 @@ class SqliteStore:
             ).rowcount
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # a full disk may have ended it already
+                db.execute("ROLLBACK")
             raise
         return inserted == 1
 
     def get(self, key: str) -> JSON | None:
-        row = (
-            self._connect()
-            .execute(
-                "SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
-                (key, time.time()),
+        with self._sql():
+            row = (
+                self._connect()
+                .execute(
+                    "SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
+                    (key, time.time()),
+                )
+                .fetchone()
             )
-            .fetchone()
-        )
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, value: JSON, ttl: float | None = None) -> None:
-        self._connect().execute(
-            "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)",
-            (key, json.dumps(value, ensure_ascii=False), time.time() + ttl if ttl else None),
-        )
+        with self._sql():
+            self._connect().execute(
+                "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)",
+                (key, json.dumps(value, ensure_ascii=False), time.time() + ttl if ttl else None),
+            )
 
     def delete(self, key: str) -> None:
-        db = self._connect()
-        db.execute("DELETE FROM kv WHERE key = ?", (key,))
-        db.execute("DELETE FROM sets WHERE key = ?", (key,))
+        with self._sql():
+            db = self._connect()
+            db.execute("DELETE FROM kv WHERE key = ?", (key,))
+            db.execute("DELETE FROM sets WHERE key = ?", (key,))
 
     def keys(self, prefix: str) -> list[str]:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = self._connect().execute(
-            "SELECT key FROM kv WHERE key LIKE ?1 ESCAPE '\\' "
-            "AND (expires IS NULL OR expires > ?2) "
-            "UNION SELECT key FROM sets WHERE key LIKE ?1 ESCAPE '\\' AND expires > ?2 "
-            "ORDER BY key",
-            (escaped + "%", time.time()),
-        )
-        return [r[0] for r in rows]
+        with self._sql():
+            rows = self._connect().execute(
+                "SELECT key FROM kv WHERE key LIKE ?1 ESCAPE '\\' "
+                "AND (expires IS NULL OR expires > ?2) "
+                "UNION SELECT key FROM sets WHERE key LIKE ?1 ESCAPE '\\' AND expires > ?2 "
+                "ORDER BY key",
+                (escaped + "%", time.time()),
+            )
+            return [r[0] for r in rows]
 
     def add_member(self, key: str, member: str, ttl: float) -> None:
-        self._connect().execute(
-            "INSERT INTO sets VALUES (?, ?, ?) ON CONFLICT (key, member) "
-            "DO UPDATE SET expires = max(expires, excluded.expires)",
-            (key, member, time.time() + ttl),
-        )
+        with self._sql():
+            self._connect().execute(
+                "INSERT INTO sets VALUES (?, ?, ?) ON CONFLICT (key, member) "
+                "DO UPDATE SET expires = max(expires, excluded.expires)",
+                (key, member, time.time() + ttl),
+            )
 
     def members(self, keys: Iterable[str]) -> set[str]:
         db, now, wanted = self._connect(), time.time(), list(keys)
         found: set[str] = set()
-        for at in range(0, len(wanted), SQL_VARIABLES):
-            chunk = wanted[at : at + SQL_VARIABLES]
-            placeholders = ",".join("?" * len(chunk))
-            rows = db.execute(
-                f"SELECT member FROM sets WHERE expires > ? AND key IN ({placeholders})",  # noqa: S608  (only placeholders go in)
-                (now, *chunk),
-            )
-            found.update(r[0] for r in rows)
+        with self._sql():
+            for at in range(0, len(wanted), SQL_VARIABLES):
+                chunk = wanted[at : at + SQL_VARIABLES]
+                placeholders = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT member FROM sets WHERE expires > ? AND key IN ({placeholders})",  # noqa: S608  (only placeholders go in)
+                    (now, *chunk),
+                )
+                found.update(r[0] for r in rows)
         return found
 
     def ping(self) -> None:
-        self._connect().execute("SELECT 1").fetchone()
+        with self._sql():
+            self._connect().execute("SELECT 1").fetchone()
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

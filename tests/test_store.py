@@ -1,14 +1,19 @@
-"""Both state stores keep the same contract: claim once, expire, list by prefix."""
+"""Both state stores keep the same contract: claim once, expire, list by prefix. The embedded
+store's file, emptied, removed, damaged or on a full disk, is never silently made anew."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from monitor.errors import StoreError
 from monitor.store import RedisStore, SqliteStore, Store
+from tests.support.alerting import run_monitor
 
 
 @pytest.fixture(params=["redis", "sqlite"])
@@ -88,3 +93,80 @@ def test_set_members_many_keys(store: Store) -> None:
     store.add_member(keys[-1], "last", 60)
     store.add_member(keys[0], "first", 60)
     assert store.members(keys) == {"first", "last"}
+
+
+# --- the embedded store's file: damaged, emptied, full ---------------------------------------
+
+
+def used_store(folder: Path) -> Path:
+    """A state file that has held state, as after a first run."""
+    store = SqliteStore(folder / "state.db")
+    store.put("alert:1", {"status": "sent"})
+    store.close()
+    return folder / "state.db"
+
+
+@pytest.mark.parametrize("how", ["emptied", "removed"])
+def test_a_state_file_emptied_or_removed_is_not_made_anew(tmp_path: Path, how: str) -> None:
+    """Made anew, it would hold no record of the alerts sent, and send every one again."""
+    path = used_store(tmp_path)
+    if how == "emptied":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+    with pytest.raises(StoreError) as refused:
+        SqliteStore(path)
+    message = str(refused.value)
+    assert "send every alert again" in message and "Restore state.db from a backup" in message
+    assert str(path) in message and "\n" not in message
+    assert not path.exists() or path.stat().st_size == 0  # left as it was found
+
+
+def test_a_damaged_state_file_says_so_and_what_to_do(tmp_path: Path) -> None:
+    path = used_store(tmp_path)
+    path.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError) as refused:
+        SqliteStore(path)
+    assert "it is damaged: restore it from a backup" in str(refused.value)
+
+
+def test_a_full_disk_is_said_as_such(tmp_path: Path) -> None:
+    """A small filesystem of its own fills up; the error says so, not "cannot rollback"."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem to fill needs root")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True)
+    try:
+        store = SqliteStore(folder / "state.db")
+
+        def fill() -> None:
+            for i in range(10_000):
+                store.claim(f"seen:{i}", 3600, {"padding": "x" * 1000})
+
+        with pytest.raises(StoreError) as full:
+            fill()
+        assert "full" in str(full.value) and "free some space" in str(full.value)
+        assert "rollback" not in str(full.value)
+        store.close()
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def test_commands_on_a_damaged_state_say_it_in_one_line_and_exit_1(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "entities: {musk: [Musk]}\nchannels: {desk: ['json://127.0.0.1:9/x']}\n"
+        "rules:\n  - {name: r, entities: {any: [musk]}, notify: [desk]}\n",
+        encoding="utf-8",
+    )
+    state = tmp_path / "state"
+    state.mkdir()
+    used_store(state).write_bytes(b"")
+    env = {"MONITOR_STATE_DIR": str(state), "MONITOR_RULES": str(rules)}
+    for command in (["poll", "--once"], ["feeds"], ["alerts"], ["run"]):
+        done = run_monitor(*command, env=env)
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        lines = [line for line in done.stderr.splitlines() if "state database is empty" in line]
+        assert len(lines) == 1, (command, done.stderr)

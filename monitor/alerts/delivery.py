@@ -225,6 +225,12 @@ def deliver_with_retries(ctx: Context, alert_id: str, attempts: int, pause: floa
 
 def await_other_sender(ctx: Context, alert_id: str) -> str:
     """Wait for another process's delivery of an alert to finish, up to its lease."""
+    log.info(
+        "alert %s: another process is delivering it (or died doing so); waiting for it to "
+        "end, at most %g s, the delivery lease (MONITOR_DELIVERY_LEASE)",
+        alert_id,
+        ctx.settings.delivery_lease,
+    )
     deadline = time.monotonic() + ctx.settings.delivery_lease + 1
     while time.monotonic() < deadline:
         if ctx.store.get(f"sending:{alert_id}") is None:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import TemplateError
 from markupsafe import Markup
 
-from monitor.rules.templates import environment, md, money
+from monitor.rules.templates import environment, md, money, render_bounded
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ Amounts: {% for a in amounts %}{{ a.text|isolate }} = {{ a.value|money }} {{ a.c
 """
 
 MARKDOWN = """\
-**{{ rule|md }}**: [{{ title|md|isolate }}]({{ link }})
+**{{ rule|md }}**: [{{ title|md|isolate }}]({{ link|md_url }})
 {{ source|md or "-" }} · {{ published }}
 
 > {{ snippet_md|isolate }}
@@ -127,7 +127,7 @@ Digest: {{ rule }}, {{ items|length }} articles
 DIGEST_MARKDOWN = """\
 **Digest: {{ rule|md }}**, {{ items|length }} articles
 {% for i in items %}
-{{ loop.index }}. [{{ i.title|md|isolate }}]({{ i.link }}): {{ i.source|md or "-" }} · \
+{{ loop.index }}. [{{ i.title|md|isolate }}]({{ i.link|md_url }}): {{ i.source|md or "-" }} · \
 {{ i.published }} · {{ i.why|md|isolate }}
 {% endfor %}
 """
@@ -187,8 +187,8 @@ def _render_kind(
     override = None if digest else templates.get(kind)
     if override:
         try:
-            return env.from_string(override).render(values).strip()
-        except TemplateError as exc:  # SecurityError is one of these
+            return render_bounded(override, kind, values).strip()
+        except TemplateError as exc:  # a bound broken (SecurityError) is one of these
             log.warning(
                 "rule %s: its %s template failed (%s); the default is used",
                 alert["rule"],

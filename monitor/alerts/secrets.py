@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
+from monitor.rules.channels import private_parts
+
 # Loggers that may print a URL we send to.
 LOGGERS = ("apprise", "urllib3.connectionpool", "urllib3.connection", "requests")
 MIN_TOKEN = 12  # path and query parts this long are treated as tokens
@@ -24,10 +26,11 @@ MIN_TOKEN = 12  # path and query parts this long are treated as tokens
 
 def secrets_of(url: str, env_values: list[str]) -> list[str]:
     """The parts of an expanded channel URL never to show: the values taken from the
-    environment, the URL's user and password, and long path or query parts (the tokens of
-    Slack, Discord, Telegram or webhook URLs). Longest first, so a secret containing another
-    is replaced whole."""
-    found = [v for v in env_values if len(v) >= 3]
+    environment, what apprise keeps private in it (``monitor.rules.channels``: a bot token in
+    the host part included), the URL's user and password, and long path or query parts (the
+    tokens of webhook URLs apprise does not know). Longest first, so a secret containing
+    another is replaced whole."""
+    found = [v for v in env_values if len(v) >= 3] + private_parts(url)
     try:
         parts = urlsplit(url)
         found += [unquote(s) for s in (parts.password, parts.username) if s]

@@ -7,12 +7,12 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
 from monitor.cli.common import rules_option, rules_path, valid_rules
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, ResponseTooLarge
 from monitor.fetch import fetch, make_client
 from monitor.money.amounts import Amount
 from monitor.rules.match import Evidence, Matcher, Report
@@ -21,13 +21,25 @@ from monitor.text.extract import Article, extract_article
 
 
 def _read_source(source: str, settings: Settings) -> tuple[bytes, str]:
-    if source == "-":
-        return sys.stdin.buffer.read(), "-"
     if source.startswith(("http://", "https://")):
         with make_client(settings) as client:
             fetched = fetch(client, source, settings)
         return fetched.content, fetched.final_url
-    return Path(source).read_bytes(), Path(source).resolve().as_uri()
+    if source == "-":
+        return _read_capped(sys.stdin.buffer, settings.max_bytes), "-"
+    with Path(source).open("rb") as file:
+        return _read_capped(file, settings.max_bytes), Path(source).resolve().as_uri()
+
+
+def _read_capped(stream: BinaryIO, limit: int) -> bytes:
+    """All of a file or stdin up to ``limit`` bytes, as the fetcher reads a URL; more (an
+    endless stream, /dev/zero) is refused after reading one byte past the cap."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ResponseTooLarge(
+            f"more than {limit:,} bytes (MONITOR_MAX_BYTES); nothing was checked"
+        )
+    return bytes(data)
 
 
 def _number(value: Decimal) -> int | str:

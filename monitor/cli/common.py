@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from monitor.context import Context, open_context
-from monitor.errors import RulesError
+from monitor.errors import MonitorError, RulesError
+from monitor.probes import check_store
 from monitor.rules.load import load_rules
 from monitor.rules.model import RulesFile
 from monitor.settings import Settings
@@ -34,17 +35,26 @@ def rules_path(rules: Path | None, settings: Settings) -> Path:
 
 @contextmanager
 def opened_context(rules: Path | None) -> Iterator[Context]:
-    """A context on the rules file; a bad file prints its errors and exits 1."""
+    """A context on the rules file; a bad file, or a store that cannot be used, prints what is
+    wrong and exits 1."""
     settings = Settings()
     try:
         ctx = open_context(settings, rules_path(rules, settings))
-    except RulesError as exc:
+    except MonitorError as exc:
         click.echo(str(exc), err=True)
         raise SystemExit(1) from None
     try:
         yield ctx
     finally:
         ctx.close()
+
+
+def usable_store(settings: Settings) -> None:
+    """Exit 1 with what is wrong when the store the settings name cannot be used."""
+    problem = check_store(settings)
+    if problem is not None:
+        click.echo(problem, err=True)
+        raise SystemExit(1)
 
 
 def valid_rules(path: Path) -> RulesFile:

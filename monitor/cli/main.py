@@ -12,7 +12,7 @@ import click
 
 from monitor.cli.alerts import alerts
 from monitor.cli.check import check
-from monitor.cli.common import rules_option, rules_path, valid_rules
+from monitor.cli.common import opened_context, rules_option, rules_path, usable_store, valid_rules
 from monitor.cli.feeds import feeds
 from monitor.cli.rules import rules
 from monitor.settings import Settings
@@ -40,6 +40,7 @@ def run(rules: Path | None, concurrency: int | None) -> None:
     settings = Settings()
     path = rules_path(rules, settings).resolve()
     valid_rules(path)  # refuse to start on a bad file, with its errors
+    usable_store(settings)
     os.environ["MONITOR_RULES"] = str(path)
     from tasks import app
     from tasks.app import QUEUES
@@ -55,18 +56,13 @@ def run(rules: Path | None, concurrency: int | None) -> None:
 @click.option("--once", is_flag=True, required=True, help="Run one cycle and exit.")
 def poll(rules: Path | None, once: bool) -> None:
     """Poll every feed, process new articles and deliver their alerts, in this process."""
-    from monitor.context import open_context
     from monitor.pipeline import run_cycle
 
     settings = Settings()
     _setup_logging(settings)
-    path = rules_path(rules, settings)
-    valid_rules(path)
-    ctx = open_context(settings, path)
-    try:
+    valid_rules(rules_path(rules, settings))  # a bad file is refused, not replaced by the stored
+    with opened_context(rules) as ctx:
         report = run_cycle(ctx)
-    finally:
-        ctx.close()
     alerts = ", ".join(f"{n} {status}" for status, n in sorted(report.alerts.items())) or "none"
     click.echo(
         f"{report.feeds} feeds polled ({report.feeds_failed} failed), "

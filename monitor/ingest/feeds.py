@@ -20,6 +20,12 @@ anything itself), after three precautions against what a stranger's feed may hol
   UTF-8), instead of feedparser's windows-1252 mojibake.
 * A document that is not a feed is a ``FeedParseError`` in one line; an HTML page says so and
   names the feed it links to, if any. A malformed feed is read leniently, in one log line.
+
+Every value an entry takes from the feed is bounded: only the first ``MAX_ENTRIES`` entries
+are read (the document is cut before feedparser sees the rest, so a feed of 100,000 items
+costs what one of 500 does), a title past ``MAX_TITLE_CHARS`` is clipped, an entry whose link
+is longer than ``MAX_URL_CHARS`` is skipped, a long GUID is kept as its hash, and a date no
+calendar holds (year 0, or past 9999 once in UTC) leaves the entry undated.
 """
 
 from __future__ import annotations
@@ -43,10 +49,17 @@ from w3lib.url import canonicalize_url
 
 from monitor.errors import FeedParseError
 from monitor.fetch import Fetched, guess_charset
+from monitor.text.extract import clip_title
 
 log = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# A feed lists its latest stories first; one that lists more than this is an archive, and its
+# older entries were seen long ago or never will matter.
+MAX_ENTRIES = 500
+MAX_URL_CHARS = 4096  # browsers and servers give up around 8 KB; article links are far shorter
+MAX_GUID_CHARS = 512
+_ENTRY_START = re.compile(rb"<(?:[\w-]+:)?(?:item|entry)[\s>/]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +86,9 @@ class Entry:
         guid = (self.guid or "").strip()
         if not guid or guid == self.url:
             return None
-        if "://" in guid or guid.lower().startswith(("urn:", "tag:")):
+        if len(guid) > MAX_GUID_CHARS:
+            guid = "sha256:" + hashlib.sha256(guid.encode("utf-8")).hexdigest()
+        if "://" in guid or guid.lower().startswith(("urn:", "tag:", "sha256:")):
             return guid
         return f"{(urlsplit(self.feed_url).hostname or '').lower()}|{guid}"
 
@@ -113,11 +128,34 @@ def article_id(key: str) -> str:
 
 
 def _iso(parsed: Any) -> str | None:
+    """feedparser's UTC time as ISO 8601; None for a date no calendar holds."""
     if not parsed:
         return None
     year, month, day, hour, minute, second = parsed[:6]
-    stamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    try:
+        stamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (ValueError, OverflowError, TypeError):
+        return None  # the entry is kept, undated, as one without a date would be
     return stamp.isoformat().replace("+00:00", "Z")
+
+
+def _parsed_date(item: dict[str, Any]) -> Any:
+    # dict.get: feedparser's own get warns when it maps one of these keys to the other
+    return dict.get(item, "published_parsed") or dict.get(item, "updated_parsed")
+
+
+def _first_entries(content: bytes, url: str) -> bytes:
+    """The document cut before its entry number ``MAX_ENTRIES + 1``, if it has that many.
+
+    Cut unclosed: feedparser reads the entries before the cut and notes the document as
+    malformed, which it is not to us."""
+    starts = _ENTRY_START.finditer(content)
+    for count, found in enumerate(starts, start=1):
+        if count > MAX_ENTRIES:
+            log.warning("%s: the feed lists more than %d entries; read the first %d",
+                        url, MAX_ENTRIES, MAX_ENTRIES)  # fmt: skip
+            return content[: found.start()]
+    return content
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +184,10 @@ _DOCTYPE_TOKEN = re.compile(rb'"[^"]*"|\'[^\']*\'|\[|>')
 _SUBSET_TOKEN = re.compile(rb'"[^"]*"|\'[^\']*\'|<!--.*?-->|\]', re.S)
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# An XML declaration whose encoding is not a plain name: feedparser fails decoding the name.
+_ODD_DECLARATION = re.compile(
+    rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["'](?![A-Za-z0-9._:-]*["'])[^>]*>"""
+)
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml")
 _HTML_START = re.compile(rb"\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.S | re.I)
 
@@ -240,7 +282,18 @@ def _linked_feed(fetched: Fetched) -> str | None:
 
 def read_feed(fetched: Fetched) -> FeedDocument:
     """The entries and ``<ttl>`` of an RSS or Atom feed; ``FeedParseError`` when the bytes are
-    not one. The precautions of the module docstring apply."""
+    not one, whatever went wrong reading them. The precautions of the module docstring apply."""
+    try:
+        return _read_feed(fetched)
+    except FeedParseError:
+        raise
+    except Exception as exc:  # a stranger's bytes met a case no parser here foresaw
+        log.debug("reading the feed %s failed", fetched.url, exc_info=True)
+        reason = f"the feed could not be read ({type(exc).__name__}: {exc})"
+        raise FeedParseError(reason[:500], subject=fetched.url) from exc
+
+
+def _read_feed(fetched: Fetched) -> FeedDocument:
     headers = {"content-location": fetched.final_url}
     if "content-type" in fetched.headers:
         headers["content-type"] = fetched.headers["content-type"]
@@ -264,22 +317,24 @@ def read_feed(fetched: Fetched) -> FeedDocument:
         )
         # The server's charset overrides the document's own declaration (RFC 7303).
         headers["content-type"] = f"application/xml; charset={charset}"
-    parsed = feedparser.parse(
-        io.BytesIO(fetched.content if cleaned is None else cleaned),
-        response_headers=headers,
-        sanitize_html=True,
-    )
-    problem = parsed.get("bozo_exception")
+    whole = fetched.content if cleaned is None else cleaned
+    if (odd := _ODD_DECLARATION.match(whole)) is not None:
+        log.info("%s: the feed's XML declaration names no encoding; dropped it", fetched.url)
+        whole = whole[odd.end() :]
+    read = _first_entries(whole, fetched.url)
+    parsed = feedparser.parse(io.BytesIO(read), response_headers=headers, sanitize_html=True)
+    # A cut document ends unclosed by our doing, not the publisher's.
+    problem = parsed.get("bozo_exception") if read is whole else None
     if not parsed.get("version") and not parsed.entries:
         raise _not_a_feed(fetched, problem)
     # Undefined entities are the expected trace of dropped declarations: one line said it.
     if isinstance(problem, xml.sax.SAXException) and not (doctype and doctype.internal_subset):
         log.info("%s: not well-formed XML (%s); read leniently", fetched.url, problem)
-    source = str(parsed.feed.get("title", "")) or fetched.final_url
+    source = clip_title(str(parsed.feed.get("title", ""))) or fetched.final_url
     entries: list[Entry] = []
-    for item in parsed.entries:
+    for item in parsed.entries[:MAX_ENTRIES]:
         link = item.get("link") or ""
-        if not link.startswith(("http://", "https://")):
+        if not link.startswith(("http://", "https://")) or len(link) > MAX_URL_CHARS:
             continue
         content = item.get("content") or []
         summary = content[0].get("value", "") if content else item.get("summary", "")
@@ -288,9 +343,9 @@ def read_feed(fetched: Fetched) -> FeedDocument:
                 url=link,
                 key=canonical_url(link),
                 feed_url=fetched.url,
-                title=str(item.get("title", "")),
+                title=clip_title(str(item.get("title", ""))),
                 summary=str(summary),
-                published=_iso(item.get("published_parsed") or item.get("updated_parsed")),
+                published=_iso(_parsed_date(item)),
                 guid=item.get("id"),
                 source=source,
             )

@@ -229,6 +229,8 @@ def _simple_quantity(text: str, pos: int) -> tuple[Decimal, int, int, Decimal | 
     if w is None:
         return None
     word, rest = W.norm(w.group()), W.norm(w.group()[1:])
+    if not word:  # a tatweel, or marks, alone: no word once normalised
+        return None
     proclitic = word[0] in "وب" and word not in W.WORD_NUMBERS
     if proclitic and (rest in W.WORD_NUMBERS or rest in W.BARE_MAGS):  # "وثلاثة", "بمليون"
         start = pos + 1

@@ -21,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from monitor.errors import RulesError
+from monitor.rules.channels import literal_secrets
 from monitor.rules.model import Rule, RulesFile
 from monitor.rules.query import QueryError, parse_query, terms_of
 
@@ -41,27 +42,87 @@ Path_ = tuple[str | int, ...]
 _KEY = "\0key"  # marks[(*path, _KEY)] is where the key of that path is written
 
 
-def _to_python(
-    node: yaml.Node,
-    path: Path_,
-    marks: dict[Path_, yaml.Mark],
-    errors: list[tuple[int, int, str]],
-) -> Any:
-    """Build plain Python data from a YAML node tree, noting where each value starts."""
-    marks[path] = node.start_mark
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            if key in out:
-                mark = key_node.start_mark
-                errors.append((mark.line + 1, mark.column + 1, f"duplicate key {key!r}"))
-            marks[(*path, key, _KEY)] = key_node.start_mark
-            out[key] = _to_python(value_node, (*path, key), marks, errors)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, (*path, i), marks, errors) for i, v in enumerate(node.value)]
-    return _SCALARS.construct_object(node)
+# A rules file is a few levels deep (rules, a rule, entities, all, a name); deeper nesting, or
+# an alias that contains itself, is refused rather than followed down Python's stack.
+MAX_DEPTH = 32
+# Aliases let a few bytes stand for a large tree (nine levels of nine aliases: 387 million
+# values). The values built may be at most this many times the characters of the file (plus a
+# little): sharing a list of aliases between entities stays far below it.
+MAX_EXPANSION = 2
+MAX_FILE_BYTES = 100_000_000
+
+
+class _Refused(Exception):
+    def __init__(self, mark: yaml.Mark, reason: str) -> None:
+        super().__init__(reason)
+        self.mark = mark
+        self.reason = reason
+
+
+class _TooDeep(Exception):
+    """Raised past ``MAX_DEPTH``; each level it passes adds its node, so the top can tell a
+    loop (a node that contains itself) from plain deep nesting."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__("too deep")
+        self.mark = mark
+        self.chain: list[int] = []
+
+    def refusal(self) -> _Refused:
+        if len(set(self.chain)) < len(self.chain):
+            return _Refused(self.mark, "an alias inside the value it names: the value would "
+                            "contain itself without end")  # fmt: skip
+        return _Refused(self.mark, f"nested more than {MAX_DEPTH} levels deep")
+
+
+class _Reader:
+    """Plain Python data from a YAML node tree, noting where each value starts; bounded in
+    depth and in how far aliases expand (``_Refused`` says where)."""
+
+    def __init__(self, text_length: int) -> None:
+        self.marks: dict[Path_, yaml.Mark] = {}
+        self.errors: list[tuple[int, int, str]] = []
+        self.budget = MAX_EXPANSION * text_length + 10_000
+
+    def read(self, node: yaml.Node, path: Path_ = ()) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _Refused(node.start_mark, "aliases here expand to far more values than the "
+                           "file holds (an alias bomb?); write the values out instead")  # fmt: skip
+        if len(path) > MAX_DEPTH:
+            raise _TooDeep(node.start_mark)
+        self.marks[path] = node.start_mark
+        try:
+            return self._value(node, path)
+        except _TooDeep as deep:
+            deep.chain.append(id(node))
+            raise
+        except _Refused as refused:
+            if len(path) == 1 and refused.reason.startswith("aliases"):
+                # where the value that explodes is written, not where the budget ran out
+                refused.mark = node.start_mark
+            raise
+
+    def _value(self, node: yaml.Node, path: Path_) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise _Refused(key_node.start_mark, "a key must be a plain value, not a "
+                                   "list or a mapping")  # fmt: skip
+                key = key_node.value
+                if key in out:
+                    mark = key_node.start_mark
+                    self.errors.append((mark.line + 1, mark.column + 1, f"duplicate key {key!r}"))
+                self.marks[(*path, key, _KEY)] = key_node.start_mark
+                out[key] = self.read(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.read(v, (*path, i)) for i, v in enumerate(node.value)]
+        try:
+            return _SCALARS.construct_object(node)
+        except yaml.constructor.ConstructorError as exc:  # a tag YAML cannot build here
+            raise _Refused(node.start_mark, f"{exc.problem}; quote it if it is text") from None
 
 
 # libyaml's composer when PyYAML has it: ten times faster on files of many thousand rules.
@@ -125,6 +186,14 @@ def _check_references(rules: RulesFile) -> list[Problem]:
     for name, urls in rules.channels.items():
         if not urls:
             problems.append((("channels", name), f"channel {name!r} has no URLs", None))
+        for i, url in enumerate(urls):
+            for secret in literal_secrets(url)[:1]:
+                shown = f"{secret[0]}…{secret[-1]}"
+                reason = (
+                    f"channel {name!r}: its URL holds a secret in clear ({shown}); write it as "
+                    "${VAR}, or the whole URL as ${VAR}, and set VAR in the environment"
+                )
+                problems.append((("channels", name, i), reason, None))
     feeds = {f.url for f in rules.feeds} | {f.name for f in rules.feeds if f.name}
     seen: set[str] = set()
     for i, rule in enumerate(rules.rules):
@@ -199,22 +268,57 @@ def parse_rules(text: str, path: str = "<rules>") -> RulesFile:
         return _parse_rules(text, path)
 
 
-def _parse_rules(text: str, path: str) -> RulesFile:
+def _line_and_column(text: str, position: int) -> tuple[int, int]:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
+def _compose(text: str, path: str) -> yaml.Node | None:
+    """The YAML node tree of the text; ``RulesError`` where it is not YAML."""
     try:
-        try:
-            root = yaml.compose(text, Loader=_COMPOSER)
-        except yaml.MarkedYAMLError:
-            # The pure-Python composer words the error and places it where a person looks.
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise RulesError(path, [(line, column, f"not valid YAML: {exc.problem or exc}")]) from None
+        return yaml.compose(text, Loader=_COMPOSER)
+    except yaml.MarkedYAMLError as fast:
+        error = fast
+    except yaml.reader.ReaderError as unreadable:  # a character YAML does not allow
+        line, column = _line_and_column(text, unreadable.position)
+        code = unreadable.character
+        code = ord(code) if isinstance(code, str) else code  # the C reader gives a number
+        reason = f"not valid YAML: the character {code:#06x} is not allowed in a rules file"
+        raise RulesError(path, [(line, column, reason)]) from None
+    except RecursionError:  # the pure-Python composer, on deep nesting
+        raise RulesError(path, [(1, 1, "not valid YAML: nested too deeply")]) from None
+    try:
+        # The pure-Python composer words the error and places it where a person looks.
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as worded:
+        error = worded
+    except RecursionError:
+        pass  # nested too deeply for it: libyaml's words stand
+    mark = error.problem_mark or error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    raise RulesError(path, [(line, column, f"not valid YAML: {error.problem or error}")])
+
+
+def _too_large(size: int) -> str:
+    return f"the file has {size:,} bytes, more than the {MAX_FILE_BYTES:,} a rules file may"
+
+
+def _parse_rules(text: str, path: str) -> RulesFile:
+    if len(text) > MAX_FILE_BYTES:
+        raise RulesError(path, [(1, 1, _too_large(len(text)))])
+    root = _compose(text, path)
     if root is None:
         raise RulesError(path, [(1, 1, "the file is empty; it needs at least a 'rules' list")])
-    marks: dict[Path_, yaml.Mark] = {}
-    problems: list[tuple[int, int, str]] = []
-    data = _to_python(root, (), marks, problems)
+    reader = _Reader(len(text))
+    try:
+        try:
+            data = reader.read(root)
+        except _TooDeep as deep:
+            raise deep.refusal() from None
+    except _Refused as refused:
+        mark = refused.mark
+        raise RulesError(path, [(mark.line + 1, mark.column + 1, refused.reason)]) from None
+    marks, problems = reader.marks, reader.errors
     if not isinstance(data, dict):
         raise RulesError(
             path, [(1, 1, "the file must be a mapping with feeds, entities, channels and rules")]
@@ -241,6 +345,8 @@ def load_rules(path: str | Path) -> LoadedRules:
     """Read and validate a rules file."""
     file = Path(path)
     try:
+        if (size := file.stat().st_size) > MAX_FILE_BYTES:
+            raise RulesError(str(path), [(1, 1, _too_large(size))])
         text = file.read_text(encoding="utf-8")
         mtime = file.stat().st_mtime_ns
     except OSError as exc:

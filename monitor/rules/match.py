@@ -12,10 +12,16 @@ article grows with what it mentions, not with the number of rules:
    only its most selective operand's terms). Rules that can fire with no term present (money
    alone, or only ``none``/``NOT`` conditions) are candidates for every article;
 3. only candidates are evaluated in full, and evidence is built only for those that fire.
+
+Bounded whatever the page: ``NEAR`` looks its operands' word spans up in sorted lists (time
+grows as hits times log hits, not hits squared), and a fired rule's evidence keeps the first
+``MAX_EVIDENCE_PER_TERM`` hits of each of its terms (a page that names Putin 4,000 times makes
+an alert that shows the first of them, not 4,000 offsets for each of 200 rules).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +39,8 @@ from monitor.text.inflect import NAMES, WORDS
 from monitor.text.words import FoldedText, Words
 
 __all__ = ["Evidence", "Hit", "Match", "Matcher", "Report", "TermSet", "amounts_in_range"]
+
+MAX_EVIDENCE_PER_TERM = 20
 
 
 class Evidence(NamedTuple):
@@ -264,16 +272,23 @@ def _hits(node: Node, found: dict[str, list[Hit]]) -> list[Hit]:
 
 
 def _near(node: Near, found: dict[str, list[Hit]], positions: _Positions) -> bool:
+    """Some hit of each side with at most ``distance`` words between them, either order (two
+    hits that share a word are not "near", they overlap)."""
     left, right = _hits(node.left, found), _hits(node.right, found)
     if not left or not right:
         return False
     spans = [positions.words(h) for h in right]
+    firsts = sorted(first for first, _ in spans)
+    lasts = sorted(last for _, last in spans)
+    gap = node.distance + 1
     for hit in left:
         first, last = positions.words(hit)
-        for other_first, other_last in spans:
-            between = max(other_first - last, first - other_last) - 1
-            if 0 <= between <= node.distance:
-                return True
+        # a right span starting within gap words after this one ends, or ending within gap
+        # words before it starts
+        if bisect_right(firsts, last + gap) > bisect_left(firsts, last + 1):
+            return True
+        if bisect_right(lasts, first - 1) > bisect_left(lasts, first - gap):
+            return True
     return False
 
 
@@ -427,7 +442,7 @@ class _EvidenceCache:
             kind, name = self.names[key]
             items = self._terms[key] = [
                 Evidence(kind, name, hit.term, hit.start, hit.end)
-                for hit in self.found.get(key, ())
+                for hit in self.found.get(key, ())[:MAX_EVIDENCE_PER_TERM]
             ]
         return items
 

@@ -19,7 +19,7 @@ Semantics. A rule fires on an article when every condition it states holds:
 
 A rule must state at least one condition and notify at least one channel. Channels are lists
 of apprise URLs; ``${VAR}`` in a URL is read from the environment when the alert is sent, so
-secrets never sit in the file.
+secrets never sit in the file: one written in clear is refused (``monitor.rules.channels``).
 
 ``monitor.rules.load`` reads the YAML into these objects and checks what a schema cannot (names
 that refer to nothing, empty aliases, queries that do not parse), with a position for each.

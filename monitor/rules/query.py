@@ -30,6 +30,9 @@ from functools import lru_cache
 from typing import Literal
 
 MIN_PREFIX = 3
+# Parentheses and NOTs nest at most this deep: enough for any query a person writes, and far
+# from the depth where parsing and matching, which recurse, would exhaust Python's stack.
+MAX_DEPTH = 40
 
 TermKind = Literal["word", "prefix", "entity"]
 
@@ -125,6 +128,7 @@ class _Parser:
         self.query = query
         self.tokens = _tokens(query)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -178,20 +182,29 @@ class _Parser:
         if token is None:
             raise QueryError(len(self.query), "the query ends where a term was expected")
         kind, text, at = self.take()
-        if kind == "NOT":
-            return Not(self.unary())
-        if kind == "(":
-            node = self.or_()
-            closing = self.peek()
-            if closing is None or closing[0] != ")":
-                raise QueryError(at, "unbalanced parenthesis: this '(' is never closed")
-            self.take()
-            return node
+        if kind in ("NOT", "("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(at, f"parentheses and NOTs nested more than {MAX_DEPTH} deep")
+            try:
+                return self._nested(kind, at)
+            finally:
+                self.depth -= 1
         if kind == "phrase":
             return Term("word", text, at)
         if kind == "word":
             return _word_term(text, at)
         raise QueryError(at, f"{text!r} where a term was expected")
+
+    def _nested(self, kind: str, at: int) -> Node:
+        if kind == "NOT":
+            return Not(self.unary())
+        node = self.or_()
+        closing = self.peek()
+        if closing is None or closing[0] != ")":
+            raise QueryError(at, "unbalanced parenthesis: this '(' is never closed")
+        self.take()
+        return node
 
 
 def _word_term(text: str, at: int) -> Term:

@@ -58,6 +58,10 @@ _OPTIONS = {
 }
 # A body shorter than this is a failed extraction (a paywall stub, a cookie wall).
 MIN_BODY_CHARS = 40
+# Titles come from strangers' feeds and pages. Headlines stay under 200 characters; past this
+# the rest is clipped, since mail servers refuse header lines past 998 characters and building
+# a message costs more than linear time in its subject.
+MAX_TITLE_CHARS = 300
 # Longer bodies are cut: no news article is this long, and finding amounts and matching rules
 # cost time in proportion to the text, so a hostile page must not get unbounded time.
 MAX_BODY_CHARS = 200_000
@@ -188,12 +192,17 @@ def _iso_date(value: str | None) -> str | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError):  # no such date, or none once in UTC (year 0, 10000)
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC)
-        return parsed.isoformat().replace("+00:00", "Z")
     return parsed.isoformat()
+
+
+def clip_title(title: str) -> str:
+    """A title on one line (runs of whitespace as one space), clipped to ``MAX_TITLE_CHARS``."""
+    flat = " ".join(title[: 4 * MAX_TITLE_CHARS].split())
+    return flat if len(flat) <= MAX_TITLE_CHARS else flat[: MAX_TITLE_CHARS - 1] + "…"
 
 
 def detect_language(text: str) -> str | None:
@@ -222,7 +231,7 @@ def article_from_entry(entry: Listing) -> Article:
     text = _bounded(html_to_text(entry.summary), entry.url)
     return Article(
         url=entry.url,
-        title=entry.title,
+        title=clip_title(entry.title),
         text=text,
         language=detect_language(f"{entry.title}\n{text}"),
         published=entry.published,
@@ -307,7 +316,7 @@ def extract_article(page: bytes | str, url: str, entry: Listing | None = None) -
         return _fallback(url, entry)
     meta = read_metadata(tree)
     language = meta.language
-    title = (entry.title if entry else "") or meta.title
+    title = clip_title((entry.title if entry else "") or meta.title or "")
     published = (entry.published if entry else None) or meta.published
     text = _body(tree, url, fast=True)
     if len(text) < FULL_EXTRACTION_BELOW and elements <= FULL_EXTRACTION_MAX_ELEMENTS:

@@ -13,6 +13,7 @@ import pytest
 
 from monitor.alerts.delivery import deliver_alert
 from monitor.context import Context
+from monitor.ingest.polling import poll_feed
 from monitor.pipeline import process_article, run_cycle
 from monitor.settings import Settings
 from tests.support.alerting import (
@@ -212,3 +213,27 @@ def test_no_secret_reaches_a_log_line_a_stored_error_or_the_command_output(
     for text in shown:
         assert password not in text and token not in text
     assert "last error:" in listing.stdout
+
+
+def test_a_cycle_that_finds_an_alert_leased_by_a_dead_worker_says_it_waits(
+    open_contexts: Callable[..., Context],
+    site: SiteServer,
+    webhook: WebhookSink,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    links = serve_articles(site, 1)
+    ctx = open_contexts(
+        rules_yaml([site.url("/feed.xml")], [webhook.apprise_url()]), delivery_lease=1.5
+    )
+    (article,) = poll_feed(ctx, site.url("/feed.xml"))
+    pending = process_article(ctx, article)
+    assert pending and links
+    # as a worker killed mid-send leaves it
+    assert ctx.store.claim(f"sending:{pending[0]}", 1.5, {"at": "then"})
+    with caplog.at_level(logging.INFO, logger="monitor"):
+        report = run_cycle(ctx, attempts=1, pause=0.0)
+    assert report.alerts == {"sent": len(pending)}
+    waits = [
+        r.getMessage() for r in caplog.records if "another process is delivering" in r.getMessage()
+    ]
+    assert len(waits) == 1 and pending[0] in waits[0] and "at most 1.5 s" in waits[0]

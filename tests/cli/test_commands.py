@@ -189,3 +189,22 @@ def test_feeds_shows_each_feeds_health(tmp_path: Path, site: SiteServer) -> None
     assert any(line.startswith(f"{broken}: ") and "503" in line for line in lines)
     records = [json.loads(line) for line in monitor("feeds", "--json", env=env).stdout.splitlines()]
     assert {r["url"]: r["consecutive_errors"] for r in records} == {good: 0, broken: 1}
+
+
+def test_check_reads_no_more_than_the_cap_from_an_endless_file_or_stdin(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONITOR_", "REDIS_"))} | {
+        "MONITOR_MAX_BYTES": "100000"
+    }
+    with Path("/dev/zero").open("rb") as endless:
+        piped = subprocess.run(
+            [sys.executable, "-m", "monitor", "check", "--rules", str(rules), "-"],
+            cwd=ROOT, env=env, stdin=endless, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    from_file = monitor("check", "--rules", str(rules), "/dev/zero", env=env)
+    for done, source in ((piped, "-"), (from_file, "/dev/zero")):
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.strip() == (
+            f"{source}: more than 100,000 bytes (MONITOR_MAX_BYTES); nothing was checked"
+        )

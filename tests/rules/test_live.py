@@ -48,6 +48,29 @@ SECOND = FIRST + "  - name: putin-any\n    entities: {any: [putin]}\n    notify:
 BROKEN = SECOND + "  - name: broken\n    query: '@putin AND (gas'\n    notify: [hook]\n"
 
 
+class Newsroom:
+    """A loopback feed the test publishes paragraphs to, one article each."""
+
+    def __init__(self, site: SiteServer) -> None:
+        self.site = site
+        self.items: list[dict[str, str]] = []
+        self.feed = site.url("/feed.xml")
+
+    def publish(self, name: str) -> None:
+        link = self.site.route(f"/{name}.html", page(PARAGRAPHS[name]))
+        self.items.append({"title": name, "link": link, "guid": link})
+        self.site.route("/feed.xml", rss(self.items), content_type="application/rss+xml")
+
+
+def worker_env(tmp_path: Path, rules: Path, redis_url: str) -> dict[str, str]:
+    return {
+        "REDIS_URL": redis_url,
+        "MONITOR_RULES": str(rules),
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_BEAT_INTERVAL": "0.5",
+    }
+
+
 def fired(webhook: WebhookSink) -> list[tuple[str, str]]:
     """(rule, article path) of every alert received so far."""
     out = []
@@ -61,34 +84,21 @@ def fired(webhook: WebhookSink) -> list[tuple[str, str]]:
 def test_edits_take_effect_and_a_bad_edit_keeps_the_old_rules(
     tmp_path: Path, site: SiteServer, webhook: WebhookSink, redis_url: str
 ) -> None:
-    items: list[dict[str, str]] = []
-
-    def publish(name: str) -> None:
-        link = site.route(f"/{name}.html", page(PARAGRAPHS[name]))
-        items.append({"title": name, "link": link, "guid": link})
-        site.route("/feed.xml", rss(items), content_type="application/rss+xml")
-
-    publish("one")
-    feed = site.url("/feed.xml")
+    news = Newsroom(site)
+    news.publish("one")
     rules = tmp_path / "rules.yaml"
-    write(rules, rules_text(feed, webhook.apprise_url(), FIRST))
-    env = {
-        "REDIS_URL": redis_url,
-        "MONITOR_RULES": str(rules),
-        "MONITOR_STATE_DIR": str(tmp_path / "state"),
-        "MONITOR_BEAT_INTERVAL": "0.5",
-    }
-    with CeleryWorker(env, tmp_path / "worker.log") as worker:
+    write(rules, rules_text(news.feed, webhook.apprise_url(), FIRST))
+    with CeleryWorker(worker_env(tmp_path, rules, redis_url), tmp_path / "worker.log") as worker:
         webhook.wait_for(1, timeout=60)
         assert fired(webhook) == [("putin-ar", "one")]
 
-        write(rules, rules_text(feed, webhook.apprise_url(), SECOND))
-        publish("two")  # French, with "Moscou": only the new rule fires
+        write(rules, rules_text(news.feed, webhook.apprise_url(), SECOND))
+        news.publish("two")  # French, with "Moscou": only the new rule fires
         webhook.wait_for(2, timeout=60)
         assert fired(webhook) == [("putin-any", "two"), ("putin-ar", "one")]
 
-        write(rules, rules_text(feed, webhook.apprise_url(), BROKEN))
-        publish("three")
+        write(rules, rules_text(news.feed, webhook.apprise_url(), BROKEN))
+        news.publish("three")
         webhook.wait_for(4, timeout=60)
         time.sleep(1.0)  # time for anything a wrong rule set would send
         log = worker.log()
@@ -101,3 +111,35 @@ def test_edits_take_effect_and_a_bad_edit_keeps_the_old_rules(
     ]
     assert "rules edit refused, previous rules stay active" in log
     assert "rules.yaml:17:24: query of rule 'broken': unbalanced parenthesis" in log
+
+
+DEEP = SECOND + (
+    "  - name: deep\n    query: '" + "(" * 300 + "@putin" + ")" * 300 + "'\n    notify: [hook]\n"
+)
+
+
+def test_an_edit_that_recurses_is_refused_and_the_old_rules_keep_firing(
+    tmp_path: Path, site: SiteServer, webhook: WebhookSink, redis_url: str
+) -> None:
+    """A query nested 300 deep raised RecursionError, not a RulesError: the edit was not
+    refused, and every task failed until the file was fixed."""
+    news = Newsroom(site)
+    news.publish("one")
+    rules = tmp_path / "rules.yaml"
+    write(rules, rules_text(news.feed, webhook.apprise_url(), SECOND))
+    with CeleryWorker(worker_env(tmp_path, rules, redis_url), tmp_path / "worker.log") as worker:
+        webhook.wait_for(2, timeout=60)
+        write(rules, rules_text(news.feed, webhook.apprise_url(), DEEP))
+        news.publish("three")
+        webhook.wait_for(4, timeout=60)
+        time.sleep(1.0)
+        log = worker.log()
+    assert fired(webhook) == [
+        ("putin-any", "one"),
+        ("putin-any", "three"),
+        ("putin-ar", "one"),
+        ("putin-ar", "three"),
+    ]
+    assert "rules edit refused, previous rules stay active" in log
+    assert "query of rule 'deep': parentheses and NOTs nested more than 40 deep" in log
+    assert "RecursionError" not in log

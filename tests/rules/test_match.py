@@ -8,11 +8,13 @@ from bisect import bisect_right
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.money.amounts import Amount
 from monitor.money.rates import RateTable
 from monitor.rules.load import parse_rules
-from monitor.rules.match import Matcher
+from monitor.rules.match import MAX_EVIDENCE_PER_TERM, Matcher
 from monitor.text.words import Words
 
 RULES_TEXT = """
@@ -299,3 +301,48 @@ def test_overlapping_aliases_keep_the_longest_hit_in_text_order() -> None:
     hits = Matcher(RULES).match(text, []).entities["musk"]
     assert [text[h.start : h.end] for h in hits] == ["Musk", "Elon Musk", "Musk", "Elon Musk"]
     assert [h.start for h in hits] == sorted(h.start for h in hits)
+
+
+# --- bounded whatever the page --------------------------------------------------------------
+
+VOCABULARY = ("alpha", "beta", "gamma", "delta")
+NEAR_RULES = Matcher(
+    parse_rules(
+        "channels: {desk: ['json://127.0.0.1:9/x']}\nrules:\n"
+        + "".join(
+            f"  - {{name: near{n}, query: 'alpha NEAR/{n} (beta OR delta)', notify: [desk]}}\n"
+            for n in range(6)
+        )
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=80))
+def test_near_fires_exactly_when_some_pair_is_within_reach(words: list[str]) -> None:
+    """The looked-up NEAR against the definition: at most n words between two hits."""
+    fired = {m.rule for m in NEAR_RULES.match(" ".join(words), []).fired}
+    lefts = [i for i, w in enumerate(words) if w == "alpha"]
+    rights = [i for i, w in enumerate(words) if w in ("beta", "delta")]
+    for n in range(6):
+        within = any(1 <= abs(i - j) <= n + 1 for i in lefts for j in rights)
+        assert (f"near{n}" in fired) == within, (n, words)
+
+
+def test_a_dense_page_gives_each_fired_rule_a_bounded_evidence() -> None:
+    """A 200,000-character page of watched names, 200 rules: each alert carries the first
+    hits of each term, not every one of thousands (which took gigabytes)."""
+    rules = parse_rules(
+        "entities: {putin: [Putin], kremlin: [Kremlin]}\n"
+        "channels: {desk: ['json://127.0.0.1:9/x']}\nrules:\n"
+        + "".join(
+            f"  - {{name: r{i}, query: 'Putin NEAR/{i % 9} Kremlin AND NOT x{i}', notify: [desk]}}\n"
+            for i in range(200)
+        )
+    )
+    page = ("Putin Kremlin " * 15_000)[:200_000]
+    report = Matcher(rules).match(page, [])
+    assert len(report.fired) == 200
+    assert all(len(m.evidence) == 2 * MAX_EVIDENCE_PER_TERM for m in report.fired)
+    assert [e.term for e in report.fired[0].evidence[:2]] == ["Putin", "Kremlin"]
+    assert len(report.entities["putin"]) > 10_000  # what the page holds is still all reported
