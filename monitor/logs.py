@@ -1,5 +1,10 @@
 """Logging: one event per line, JSON for machines, plain text for people at a terminal.
 
+At INFO a running monitor says what happened, not that it is running: an article processed, an
+alert sent or failed, a feed failing, rules reloaded. Celery's line for every task received and
+succeeded, and beat's for every tick it sends, are routine: they show at DEBUG only
+(``RoutineFilter``). Failures always show.
+
 Every record carries the ids of what it concerns (``feed``, ``article``, ``alert``, ``task``)
 when the code that logs runs inside ``log_context(...)``; the tasks set it for the duration of
 each message, so a line logged deep in the pipeline still says which feed or article it is
@@ -53,6 +58,25 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class RoutineFilter(logging.Filter):
+    """Drops Celery's routine INFO lines (a task received or succeeded, a tick sent) unless
+    the monitor logs at DEBUG."""
+
+    ROUTINE = (
+        ("celery.worker.strategy", "Task "),
+        ("celery.app.trace", "Task "),
+        ("celery.beat", "Scheduler: Sending due task"),
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or logging.getLogger().level <= logging.DEBUG:
+            return True
+        return not any(
+            record.name == name and str(record.msg).startswith(start)
+            for name, start in self.ROUTINE
+        )
+
+
 class HumanFormatter(logging.Formatter):
     """The plain format, with the context ids appended in brackets."""
 
@@ -70,6 +94,7 @@ def configure_logging(
     as_json = not out.isatty() if json_lines is None else json_lines
     handler = logging.StreamHandler(out)
     handler.addFilter(ContextFilter())
+    handler.addFilter(RoutineFilter())
     if as_json:
         handler.setFormatter(
             JsonFormatter(

@@ -6,12 +6,16 @@ lists the same names and defaults.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from monitor.errors import ConfigError
 
 # Beyond this, one near-duplicate lookup reads thousands of keys in the store (4 * 697 at 15;
 # see ``monitor.text.neardup``), so no setting may ask for more.
@@ -32,6 +36,13 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("REDIS_URL", "MONITOR_REDIS_URL")
     )
     """Redis as broker and state store. Unset: the embedded default (files and SQLite)."""
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, url: str | None) -> str | None:
+        if url and not re.match(r"(rediss?|unix)://", url):
+            raise ValueError("a Redis URL such as redis://:PASSWORD@HOST:6379/0")
+        return url or None
 
     rules: Path | None = None
     """The rules file, when a command is not given ``--rules``."""
@@ -90,7 +101,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{zone!r} is not an IANA time zone such as Asia/Riyadh") from None
+            raise ValueError("an IANA time zone such as Asia/Riyadh or UTC") from None
         return zone
 
     rates_url: str | None = None
@@ -159,3 +170,48 @@ class Settings(BaseSettings):
         from monitor import __version__
 
         return f"news-monitor/{__version__} (+{self.contact_url})"
+
+
+# What a value of each type must look like, in the words of the one line that refuses it.
+_EXPECTED = {
+    "float_parsing": "a number (seconds, bytes: 30, 2.5)",
+    "float_type": "a number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_parsing": "true or false (1 or 0)",
+    "greater_than_equal": "a number at least {ge}",
+    "less_than_equal": "a number at most {le}",
+}
+
+
+def _variable(field: str) -> str:
+    name = field.lower()  # the field, or the alias it was set by
+    return "REDIS_URL" if name == "redis_url" else f"MONITOR_{name.upper()}"
+
+
+def _shown(field: str, value: Any) -> str:
+    """The value as it was set, its password masked (REDIS_URL carries one)."""
+    text = str(value)
+    if field.lower() == "redis_url":
+        text = re.sub(r":[^:@/]*@", ":***@", text)
+    return repr(text)
+
+
+def load_settings() -> Settings:
+    """The settings of the environment; a ``ConfigError`` of one line for each variable that is
+    wrong: its name, its value (a password masked) and what it should be."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            context = error.get("ctx") or {}
+            expected = _EXPECTED.get(error["type"])
+            if expected is None:
+                expected = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(
+                f"{_variable(field)}={_shown(field, error['input'])}: expected "
+                f"{expected.format(**context)}"
+            )
+        raise ConfigError("\n".join(lines)) from None

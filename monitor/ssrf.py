@@ -125,7 +125,10 @@ class Guard:
             return
         reason = refusal(address)
         if reason is not None:
-            raise BlockedAddress(f"refused to connect to {host}: {reason}")
+            raise BlockedAddress(
+                f"refused to connect to {host}: {reason} (to fetch from it, list it in "
+                "MONITOR_ALLOWED_NETWORKS, or set MONITOR_ALLOW_PRIVATE_NETWORKS=1)"
+            )
 
     def resolve(self, host: str, port: int, timeout: float | None = None) -> IPAddress:
         """The first address of ``host`` to connect to, after checking every address it has;

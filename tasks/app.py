@@ -13,7 +13,8 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
-from monitor.settings import Settings
+from monitor.errors import ConfigError
+from monitor.settings import Settings, load_settings
 
 # Polling and delivery wait on the network; extraction burns CPU. Separate queues let each be
 # given its own workers and concurrency.
@@ -74,7 +75,7 @@ def metrics_dir(settings: Settings) -> Path:
 
 
 def create_app(settings: Settings | None = None) -> Celery:
-    settings = settings or Settings()
+    settings = settings or load_settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
     # Set before prometheus_client is imported anywhere; the worker's children inherit it.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir(settings)))
@@ -125,4 +126,7 @@ def create_app(settings: Settings | None = None) -> Celery:
     return app
 
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as exc:  # every role reads these settings first: one line, not a traceback
+    raise SystemExit(f"news-monitor: {exc}") from None

@@ -16,9 +16,10 @@ from typing import Any
 from celery import Task, signals
 
 from monitor import metrics
+from monitor.errors import MonitorError
 from monitor.logs import bind, configure_logging, unbind
 from monitor.probes import BEAT_TICK_KEY
-from monitor.settings import Settings
+from monitor.settings import load_settings
 from tasks.steps import context
 
 PUBLISHED_AT = "monitor_published_at"
@@ -34,8 +35,18 @@ _running: dict[str, tuple[float, Any]] = {}
 
 @signals.setup_logging.connect
 def _logging(**_: Any) -> None:
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
+
+
+@signals.worker_init.connect
+def _refuse_to_start_unusable(**_: Any) -> None:
+    """A worker whose rules or store cannot be used would take every message only to fail it:
+    it says why, in one line, and does not start."""
+    try:
+        context()
+    except MonitorError as exc:
+        raise SystemExit(f"news-monitor: {exc}") from None
 
 
 @signals.worker_init.connect
@@ -72,7 +83,7 @@ def _leave_sigterm_to_the_main_process(**_: Any) -> None:
 
 @signals.worker_ready.connect
 def _serve_metrics(**_: Any) -> None:
-    settings = Settings()
+    settings = load_settings()
     if settings.metrics_port:
         metrics.serve(settings.metrics_port, settings.metrics_address)
 

@@ -20,7 +20,7 @@ from monitor.errors import ConfigError, DeliveryFailed, MonitorError
 from monitor.ingest.polling import due_feeds, poll_feed, poll_feeds
 from monitor.ingest.schedule import batches
 from monitor.pipeline import process_article, rates_due, refresh_rates
-from monitor.settings import Settings
+from monitor.settings import load_settings
 from tasks.app import app
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def context() -> Context:
     """This process's context, opened on first use (after the fork, never before)."""
     global _context, _context_pid
     if _context is None or _context_pid != os.getpid():
-        settings = Settings()
+        settings = load_settings()
         if settings.rules is None:
             raise ConfigError("no rules file: set MONITOR_RULES")
         _context, _context_pid = open_context(settings, settings.rules), os.getpid()

@@ -238,3 +238,64 @@ def test_monitor_run_stops_when_its_whole_process_group_gets_sigterm(tmp_path: P
         run.stop()
     assert returncode == 0, run.log()
     assert "Warm shutdown" in run.log(), run.log()
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({}, "news-monitor: no rules file: set MONITOR_RULES"),
+        (
+            {"MONITOR_RULES": "{rules}", "MONITOR_TOTAL_TIMEOUT": "soon"},
+            "news-monitor: MONITOR_TOTAL_TIMEOUT='soon': expected a number",
+        ),
+        ({"MONITOR_RULES": "{missing}"}, "news-monitor: {missing}:1:1: cannot read the file"),
+    ],
+    ids=["no-rules", "bad-setting", "missing-rules"],
+)
+def test_a_worker_that_cannot_work_says_why_and_does_not_start(
+    tmp_path: Path, env: dict[str, str], said: str
+) -> None:
+    """It used to report ready, then log a traceback for every message it took."""
+    rules = write_rules(
+        tmp_path / "rules.yaml", "http://127.0.0.1:9/feed.xml", "json://127.0.0.1:9/x"
+    )
+    names = {"rules": str(rules), "missing": str(tmp_path / "nowhere.yaml")}
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("MONITOR_", "REDIS_"))}
+    full |= {k: v.format(**names) for k, v in env.items()}
+    full["MONITOR_STATE_DIR"] = str(tmp_path / "state")
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "poll", "-c", "1"],
+        cwd=ROOT, env=full, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(said.format(**names)), done.stderr[-2000:]
+    assert "ready." not in done.stderr + done.stdout
+
+
+def test_an_idle_worker_says_nothing_at_info(
+    tmp_path: Path, redis_url: str, site: SiteServer, webhook: WebhookSink
+) -> None:
+    """Ticks every half second and a feed that has not changed: nothing to say. It used to say
+    every tick was received and succeeded, about 50 lines a minute at the default tick."""
+    article = site.route("/a.html", SEED.read_bytes())
+    feed = site.route(
+        "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
+    )
+    env = {
+        "REDIS_URL": redis_url,
+        "MONITOR_RULES": str(write_rules(tmp_path / "rules.yaml", feed, webhook.apprise_url())),
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+        "MONITOR_BEAT_INTERVAL": "0.5",
+        "MONITOR_LOG_JSON": "true",
+    }
+    with CeleryWorker(env, tmp_path / "worker.log") as worker:
+        webhook.wait_for(2, timeout=60)  # the article processed and its alerts sent
+        time.sleep(2.0)
+        mark = len(worker.log())
+        polls = site.hits("/feed.xml")
+        time.sleep(4.0)
+        idle = worker.log()[mark:]
+    assert site.hits("/feed.xml") > polls  # it kept polling all along
+    said = [json.loads(line) for line in idle.splitlines() if line.startswith("{")]
+    assert [e["message"] for e in said if e["level"] == "INFO"] == []

@@ -95,6 +95,7 @@ def test_loopback_is_refused_by_default_however_spelled(
     with pytest.raises(BlockedAddress) as caught:
         fetch(client, f"http://{host}:{site.port}/feed.xml", guarded)
     assert "loopback" in str(caught.value) and "\n" not in str(caught.value)
+    assert "MONITOR_ALLOWED_NETWORKS, or set MONITOR_ALLOW_PRIVATE_NETWORKS=1" in str(caught.value)
     assert site.hits("/feed.xml") == 0
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -12,23 +13,50 @@ from typing import Any, BinaryIO
 import click
 
 from monitor.cli.common import rules_option, rules_path, valid_rules
-from monitor.errors import MonitorError, ResponseTooLarge
+from monitor.errors import MonitorError, ResponseTooLarge, UnsupportedContent, UnsupportedURL
 from monitor.fetch import fetch, make_client
 from monitor.money.amounts import Amount
 from monitor.rules.match import Evidence, Matcher, Report
-from monitor.settings import Settings
-from monitor.text.extract import Article, extract_article
+from monitor.settings import Settings, load_settings
+from monitor.text.extract import (
+    Article,
+    article_from_text,
+    binary_kind,
+    decode_page,
+    extract_article,
+    is_markup,
+)
 
 
-def _read_source(source: str, settings: Settings) -> tuple[bytes, str]:
-    if source.startswith(("http://", "https://")):
+def _read_source(source: str, settings: Settings) -> tuple[bytes, str, str | None]:
+    """The bytes of a source, its URL, and its media type where the source says it."""
+    if source.lower().startswith(("http://", "https://")):
         with make_client(settings) as client:
             fetched = fetch(client, source, settings)
-        return fetched.content, fetched.final_url
+        return fetched.content, fetched.final_url, fetched.content_type or None
     if source == "-":
-        return _read_capped(sys.stdin.buffer, settings.max_bytes), "-"
-    with Path(source).open("rb") as file:
-        return _read_capped(file, settings.max_bytes), Path(source).resolve().as_uri()
+        return _read_capped(sys.stdin.buffer, settings.max_bytes), "-", None
+    path = Path(source)
+    if not path.exists() and _LOOKS_LIKE_A_SITE.match(source):
+        raise UnsupportedURL(f"no such file; for a web page, write https://{source}")
+    with path.open("rb") as file:
+        page = _read_capped(file, settings.max_bytes)
+    return page, path.resolve().as_uri(), _MEDIA_BY_SUFFIX.get(path.suffix.lower())
+
+
+_LOOKS_LIKE_A_SITE = re.compile(r"(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:[/?#:]|$)", re.I)
+_MEDIA_BY_SUFFIX = {".txt": "text/plain", ".text": "text/plain", ".html": "text/html",
+                    ".htm": "text/html", ".xhtml": "application/xhtml+xml"}  # fmt: skip
+
+
+def _article(page: bytes, url: str, media: str | None) -> Article:
+    """A page as the worker reads it; plain text as text; anything else refused."""
+    kind = binary_kind(page)
+    if kind is not None:
+        raise UnsupportedContent(f"{kind}, not a web page or text; nothing was checked")
+    if media == "text/plain" or (media is None and not is_markup(decode_page(page))):
+        return article_from_text(decode_page(page), url)
+    return extract_article(page, url)
 
 
 def _read_capped(stream: BinaryIO, limit: int) -> bytes:
@@ -120,18 +148,19 @@ def _print_readable(result: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per source, one per line.")
 @click.argument("sources", nargs=-1, required=True)
 def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
-    """Show what the rules find in pages (URL, HTML file, or - for stdin). Sends nothing."""
-    settings = Settings()
+    """Show what the rules find in pages or text (URL, HTML or text file, or - for stdin).
+    Sends nothing; exit 1 when a source cannot be read."""
+    settings = load_settings()
     matcher = Matcher(valid_rules(rules_path(rules, settings)))
     failed = False
     for source in sources:
         try:
-            page, url = _read_source(source, settings)
+            article = _article(*_read_source(source, settings))
         except (MonitorError, OSError) as exc:
-            click.echo(f"{source}: {exc}", err=True)
+            named = isinstance(exc, MonitorError) and exc.subject  # it says which URL already
+            click.echo(str(exc) if named else f"{source}: {exc}", err=True)
             failed = True
             continue
-        article = extract_article(page, url)
         amounts, report = matcher.examine(article.text, language=article.language)
         result = check_report(source, article, amounts, report)
         if as_json:

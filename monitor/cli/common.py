@@ -14,7 +14,7 @@ from monitor.errors import MonitorError, RulesError
 from monitor.probes import check_store
 from monitor.rules.load import load_rules
 from monitor.rules.model import RulesFile
-from monitor.settings import Settings
+from monitor.settings import Settings, load_settings
 
 rules_option = click.option(
     "--rules",
@@ -37,9 +37,11 @@ def rules_path(rules: Path | None, settings: Settings) -> Path:
 def opened_context(rules: Path | None) -> Iterator[Context]:
     """A context on the rules file; a bad file, or a store that cannot be used, prints what is
     wrong and exits 1."""
-    settings = Settings()
+    settings = load_settings()
+    path = rules_path(rules, settings)
+    valid_rules(path)  # on the command line a bad file is refused, never replaced by the stored
     try:
-        ctx = open_context(settings, rules_path(rules, settings))
+        ctx = open_context(settings, path)
     except MonitorError as exc:
         click.echo(str(exc), err=True)
         raise SystemExit(1) from None

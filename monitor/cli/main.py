@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,7 +16,8 @@ from monitor.cli.check import check
 from monitor.cli.common import opened_context, rules_option, rules_path, usable_store, valid_rules
 from monitor.cli.feeds import feeds
 from monitor.cli.rules import rules
-from monitor.settings import Settings
+from monitor.errors import MonitorError
+from monitor.settings import Settings, load_settings
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -26,7 +28,19 @@ def _setup_logging(settings: Settings) -> None:
     )
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: an error of ours ends a command with its message, one line a
+    problem, and exit status 1; never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            click.echo(str(exc), err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="news-monitor")
 def main() -> None:
     """Watch news feeds and alert when they mention what you watch."""
@@ -37,7 +51,7 @@ def main() -> None:
 @click.option("--concurrency", type=int, default=None, help="Worker processes (default: cores).")
 def run(rules: Path | None, concurrency: int | None) -> None:
     """Run the worker and its scheduler in one process (all queues)."""
-    settings = Settings()
+    settings = load_settings()
     path = rules_path(rules, settings).resolve()
     valid_rules(path)  # refuse to start on a bad file, with its errors
     usable_store(settings)
@@ -55,12 +69,11 @@ def run(rules: Path | None, concurrency: int | None) -> None:
 @rules_option
 @click.option("--once", is_flag=True, required=True, help="Run one cycle and exit.")
 def poll(rules: Path | None, once: bool) -> None:
-    """Poll every feed, process new articles and deliver their alerts, in this process."""
+    """Poll every feed, process new articles and deliver their alerts, in this process. Exit 1
+    when a feed or an alert failed."""
     from monitor.pipeline import run_cycle
 
-    settings = Settings()
-    _setup_logging(settings)
-    valid_rules(rules_path(rules, settings))  # a bad file is refused, not replaced by the stored
+    _setup_logging(load_settings())
     with opened_context(rules) as ctx:
         report = run_cycle(ctx)
     alerts = ", ".join(f"{n} {status}" for status, n in sorted(report.alerts.items())) or "none"
@@ -68,6 +81,8 @@ def poll(rules: Path | None, once: bool) -> None:
         f"{report.feeds} feeds polled ({report.feeds_failed} failed), "
         f"{report.articles} new articles, alerts: {alerts}"
     )
+    if report.feeds_failed or report.alerts.get("failed"):
+        raise SystemExit(1)
 
 
 @main.command()
@@ -81,7 +96,7 @@ def health(rules: Path | None, beat: bool) -> None:
     """Exit 0 if the broker, the store and the rules are fine (and beat ticks); else say why."""
     from monitor.probes import problems
 
-    settings = Settings()
+    settings = load_settings()
     found = problems(settings, rules or settings.rules, beat=beat)
     for problem in found:
         click.echo(f"unhealthy: {problem}", err=True)

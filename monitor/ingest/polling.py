@@ -137,8 +137,9 @@ def poll_feed(ctx: Context, url: str) -> list[str]:
     health.save(ctx.store)
     if document is None:
         log.debug("feed not modified: %s", url)
-    else:
-        log.info("feed polled: %s: %d entries, %d new", url, len(document.entries), len(queued))
+    else:  # at INFO only when there is news: polls are routine, their articles are not
+        log.log(logging.INFO if queued else logging.DEBUG, "feed polled: %s: %d entries, %d new",
+                url, len(document.entries), len(queued))  # fmt: skip
     return queued
 
 

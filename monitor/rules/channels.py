@@ -10,6 +10,7 @@ sent, so the file, the copy of it the store keeps and every log line stay free o
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import threading
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from urllib.parse import unquote
 
 import apprise
+from apprise.manager_plugins import NotificationManager
 
 _PIECES = re.compile(r"[/:@?&=#]+")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -69,6 +71,20 @@ def private_parts(url: str) -> list[str]:
             return []
     hidden = _pieces(shown) - _pieces(masked)
     return sorted((p for p in hidden if p in url), key=len, reverse=True)
+
+
+def unknown_service(written: str) -> str | None:
+    """Why apprise would not know a channel URL's service, naming the closest it knows; None
+    when it does (or when the scheme itself comes from the environment)."""
+    scheme, found, _ = written.partition("://")
+    if not found or "${" in scheme:
+        return None if written.startswith("${") else "not a URL (service://...)"
+    known: list[str] = NotificationManager().schemas()  # type: ignore[no-untyped-call]
+    if scheme.lower() in known:
+        return None
+    close = difflib.get_close_matches(scheme.lower(), known, n=1)
+    hint = f"; did you mean {close[0]}://?" if close else ""
+    return f"{scheme}:// is not a service apprise knows{hint} (json://, mailto://, slack://, …)"
 
 
 def literal_secrets(written: str) -> list[str]:

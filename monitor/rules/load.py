@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from monitor.errors import RulesError
-from monitor.rules.channels import literal_secrets
+from monitor.rules.channels import literal_secrets, unknown_service
 from monitor.rules.model import Rule, RulesFile
 from monitor.rules.query import QueryError, parse_query, terms_of
 
@@ -187,6 +187,10 @@ def _check_references(rules: RulesFile) -> list[Problem]:
         if not urls:
             problems.append((("channels", name), f"channel {name!r} has no URLs", None))
         for i, url in enumerate(urls):
+            unknown = unknown_service(url)
+            if unknown is not None:
+                problems.append((("channels", name, i), f"channel {name!r}: {unknown}", None))
+                continue
             for secret in literal_secrets(url)[:1]:
                 shown = f"{secret[0]}…{secret[-1]}"
                 reason = (

@@ -226,6 +226,28 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n\s*\n+", "\n", fragment.text_content()).strip()
 
 
+_MARKUP_START = re.compile(r"\s*<(?:!--|!doctype|\?xml|[a-z])", re.IGNORECASE)
+
+
+def is_markup(text: str) -> bool:
+    """Whether a text is HTML (or XML) rather than plain text: it begins with a tag, a
+    comment or a declaration."""
+    return _MARKUP_START.match(text[:4096].lstrip("\ufeff")) is not None
+
+
+def article_from_text(text: str, url: str) -> Article:
+    """Plain text (pasted, a .txt file) as the article: its first line the title, all of it
+    the body."""
+    body = _bounded(text.strip(), url)
+    return Article(
+        url=url,
+        title=clip_title(body.split("\n", 1)[0]),
+        text=body,
+        language=detect_language(body),
+        published=None,
+    )
+
+
 def article_from_entry(entry: Listing) -> Article:
     """The article as the feed alone tells it, for when the page cannot be had."""
     text = _bounded(html_to_text(entry.summary), entry.url)

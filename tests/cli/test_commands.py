@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.hostile.servers import pdf, png
 from tests.support.feeds import rss
 from tests.support.files import ROOT, SEED
-from tests.support.servers import SiteServer, SmtpSink
+from tests.support.servers import SiteServer, SmtpSink, free_port
 from tests.support.worker import CeleryWorker
 
 RULES = """
@@ -208,3 +211,122 @@ def test_check_reads_no_more_than_the_cap_from_an_endless_file_or_stdin(tmp_path
         assert done.stderr.strip() == (
             f"{source}: more than 100,000 bytes (MONITOR_MAX_BYTES); nothing was checked"
         )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("REDIS_URL", "notaurl", "REDIS_URL='notaurl': expected a Redis URL such as redis://"),
+        ("REDIS_URL", "redis:/x:hunter2@h", "REDIS_URL='redis:/x:***@h': expected a Redis URL"),
+        (
+            "MONITOR_TIMEZONE",
+            "Mars/Olympus",
+            "MONITOR_TIMEZONE='Mars/Olympus': expected an IANA time zone",
+        ),
+        ("MONITOR_TOTAL_TIMEOUT", "soon", "MONITOR_TOTAL_TIMEOUT='soon': expected a number"),
+        (
+            "MONITOR_NEAR_DUPLICATE_DISTANCE",
+            "40",
+            "MONITOR_NEAR_DUPLICATE_DISTANCE='40': expected a number at most 11",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", [["health"], ["poll", "--once"], ["check", "-"], ["feeds"]])
+def test_a_bad_setting_is_one_line_naming_it_in_every_command(
+    tmp_path: Path, variable: str, value: str, said: str, command: list[str]
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    done = monitor(
+        *command,
+        env={variable: value, "MONITOR_RULES": str(rules), "MONITOR_STATE_DIR": str(tmp_path)},
+        stdin=b"Musk",
+    )
+    assert done.returncode == 1, done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(said), done.stderr
+    assert "hunter2" not in done.stderr
+
+
+def test_poll_once_exits_1_when_a_feed_or_an_alert_failed(
+    tmp_path: Path, site: SiteServer, smtp: SmtpSink
+) -> None:
+    """It used to exit 0 when every feed or every alert failed."""
+    env = {"MONITOR_STATE_DIR": str(tmp_path / "state"), "MONITOR_ALLOW_PRIVATE_NETWORKS": "1"}
+    broken = site.route("/broken.xml", "down", status=503)
+    feed_failed = monitor(
+        "poll", "--once", env={**env, "MONITOR_RULES": str(rules_with_feeds(tmp_path, [broken]))}
+    )
+    assert feed_failed.returncode == 1 and "1 feeds polled (1 failed)" in feed_failed.stdout
+    refused = f"json://127.0.0.1:{free_port()}/closed"  # nothing listens there
+    rules = rules_with_feeds(tmp_path, [seed_feed(site)], refused)
+    alert_failed = monitor(
+        "poll", "--once", env={**env, "MONITOR_RULES": str(rules), "MONITOR_DELIVERY_ATTEMPTS": "1"}
+    )
+    assert alert_failed.returncode == 1 and "alerts: 2 failed" in alert_failed.stdout
+
+
+def test_feeds_and_alerts_refuse_a_rules_file_they_cannot_read(
+    tmp_path: Path, site: SiteServer
+) -> None:
+    """Once the store held rules, a mistyped --rules quietly used those and exited 0."""
+    env = {"MONITOR_STATE_DIR": str(tmp_path / "state"), "MONITOR_ALLOW_PRIVATE_NETWORKS": "1"}
+    rules = rules_with_feeds(tmp_path, [seed_feed(site)])
+    assert monitor("feeds", "--rules", str(rules), env=env).returncode == 0  # the store has them
+    for command in ("feeds", "alerts"):
+        done = monitor(command, "--rules", str(tmp_path / "rulez.yaml"), env=env)
+        assert done.returncode == 1
+        assert (
+            done.stderr.strip()
+            == f"{tmp_path / 'rulez.yaml'}:1:1: cannot read the file: No such file or directory"
+        )
+
+
+def test_check_matches_plain_text_and_refuses_what_is_neither_text_nor_a_page(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    pasted = "قال إيلون ماسك إنه تحدث مع بوتين مرارا.\nThe second line."
+    typed = monitor("check", "--rules", str(rules), "-", stdin=pasted.encode())
+    assert typed.returncode == 0, typed.stderr
+    assert "fired:     musk-putin" in typed.stdout and "feed's summary" not in typed.stderr
+    note = tmp_path / "note.txt"
+    note.write_text("<b>Musk</b> met Putin", encoding="utf-8")  # markup, but a .txt says text
+    as_text = json.loads(monitor("check", "--rules", str(rules), "--json", str(note)).stdout)
+    assert (
+        as_text["text"] == "<b>Musk</b> met Putin" and as_text["fired"][0]["rule"] == "musk-putin"
+    )
+    image = tmp_path / "photo.png"
+    image.write_bytes(png(4, 4))
+    document = tmp_path / "report.pdf"
+    document.write_bytes(pdf("Musk met Putin"))
+    refused = monitor("check", "--rules", str(rules), str(image), str(document))
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.splitlines() == [
+        f"{image}: a PNG image, not a web page or text; nothing was checked",
+        f"{document}: a PDF, not a web page or text; nothing was checked",
+    ]
+
+
+def test_check_reads_urls_whatever_their_case_and_hints_at_a_missing_scheme(
+    tmp_path: Path, site: SiteServer
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    page = site.route("/a.html", SEED.read_bytes()).replace("http://", "HTTP://")
+    shouted = monitor(
+        "check", "--rules", str(rules), page, env={"MONITOR_ALLOW_PRIVATE_NETWORKS": "1"}
+    )
+    assert shouted.returncode == 0, shouted.stderr
+    assert "fired:     musk-putin" in shouted.stdout
+    refused = monitor("check", "--rules", str(rules), page)  # loopback, not allowed
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.count(site.url("/a.html")[7:]) == 1, line  # the URL once, not "URL: URL: ..."
+    assert line.endswith("or set MONITOR_ALLOW_PRIVATE_NETWORKS=1)")
+    bare = monitor("check", "--rules", str(rules), "example.org/news/1")
+    assert bare.returncode == 1
+    assert (
+        bare.stderr.strip()
+        == "example.org/news/1: no such file; for a web page, write https://example.org/news/1"
+    )

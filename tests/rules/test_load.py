@@ -173,3 +173,24 @@ def test_a_process_that_missed_a_valid_edit_takes_it_from_the_others(tmp_path: P
     ]
     with pytest.raises(RulesError):
         RulesSource(path)  # with nothing shared, an invalid file stops the start
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("jsn://127.0.0.1:9/x", "jsn:// is not a service apprise knows; did you mean json://?"),
+        ("notaservice://x", "notaservice:// is not a service apprise knows (json://"),
+        ("127.0.0.1:9/hook", "not a URL (service://...)"),
+    ],
+)
+def test_a_channel_apprise_would_not_know_is_refused_with_the_nearest_it_knows(
+    url: str, said: str
+) -> None:
+    text = (
+        "entities: {musk: [Musk]}\n"
+        f"channels:\n  desk: ['{url}']\n"
+        "rules:\n  - {name: r, entities: {any: [musk]}, notify: [desk]}\n"
+    )
+    with pytest.raises(RulesError) as refused:
+        parse_rules(text, "rules.yaml")
+    assert str(refused.value).startswith(f"rules.yaml:3:10: channel 'desk': {said}")
