@@ -20,7 +20,9 @@ from monitor.money.rates import RateTable
 from monitor.rules.match import Evidence, Match
 from monitor.text.extract import Article
 
-SNIPPET_CONTEXT = 120  # characters shown on each side of the first piece of evidence
+SNIPPET_CONTEXT = 120  # characters shown on each side of the evidence, in all
+MAX_PASSAGES = 3
+PASSAGE_GAP = " … "
 
 
 def alert_id(rule: str, article_key: str, channel: str, target: int) -> str:
@@ -52,24 +54,61 @@ class Snippet:
         return "".join(out)
 
 
-def make_snippet(text: str, evidence: tuple[Evidence, ...]) -> Snippet:
-    """The text around the first piece of evidence, every evidence span in it marked."""
-    if not evidence:
-        end = min(len(text), 2 * SNIPPET_CONTEXT)
-        return Snippet(text[:end], (), False, end < len(text))
-    first = evidence[0]
-    start = max(0, first.start - SNIPPET_CONTEXT)
-    end = min(len(text), first.end + SNIPPET_CONTEXT)
-    # Widen to whole words so the snippet does not begin or end mid-word.
+def _anchors(evidence: tuple[Evidence, ...]) -> list[Evidence]:
+    """What the snippet must show, at most ``MAX_PASSAGES`` places, in text order: the first
+    amount, the first keyword and the first entity (each kind of condition that fired), then
+    the first hits of other terms."""
+    firsts: dict[tuple[str, str], Evidence] = {}
+    for item in evidence:
+        firsts.setdefault((item.kind, item.name), item)
+    chosen: list[Evidence] = []
+    for kind in ("money", "keyword", "entity"):
+        chosen += [e for e in firsts.values() if e.kind == kind][:1]
+    chosen += [e for e in firsts.values() if e not in chosen]
+    return sorted(chosen[:MAX_PASSAGES], key=lambda e: e.start)
+
+
+def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
     while start > 0 and not text[start - 1].isspace():
         start -= 1
     while end < len(text) and not text[end].isspace():
         end += 1
+    return start, end
+
+
+def make_snippet(text: str, evidence: tuple[Evidence, ...]) -> Snippet:
+    """The passages of the text around what made the rule fire (each term's first hit, the
+    amount that met the threshold), joined by " … " where they lie apart, every evidence span
+    in them marked."""
+    if not evidence:
+        end = min(len(text), 2 * SNIPPET_CONTEXT)
+        return Snippet(text[:end], (), False, end < len(text))
+    anchors = _anchors(evidence)
+    reach = SNIPPET_CONTEXT // len(anchors)
+    windows: list[tuple[int, int]] = []
+    for anchor in anchors:
+        start, end = _whole_words(
+            text, max(0, anchor.start - reach), min(len(text), anchor.end + reach)
+        )
+        if windows and start <= windows[-1][1] + len(PASSAGE_GAP):
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    pieces: list[str] = []
     marks: list[tuple[int, int]] = []
-    for item in evidence:
-        if item.start >= start and item.end <= end and (not marks or item.start >= marks[-1][1]):
-            marks.append((item.start - start, item.end - start))
-    return Snippet(text[start:end], tuple(marks), start > 0, end < len(text))
+    offset = 0
+    for number, (start, end) in enumerate(windows):
+        if number:
+            pieces.append(PASSAGE_GAP)
+            offset += len(PASSAGE_GAP)
+        for item in evidence:
+            fits = start <= item.start and item.end <= end
+            if fits and (not marks or offset + item.start - start >= marks[-1][1]):
+                marks.append((offset + item.start - start, offset + item.end - start))
+        pieces.append(text[start:end])
+        offset += end - start
+    first, last = windows[0][0], windows[-1][1]
+    return Snippet("".join(pieces), tuple(marks), first > 0, last < len(text))
 
 
 def amount_dict(

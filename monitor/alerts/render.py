@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import TemplateError
 from markupsafe import Markup
 
-from monitor.rules.templates import environment, md, money, render_bounded
+from monitor.rules.templates import environment, isolate, md, money, render_bounded
 
 log = logging.getLogger(__name__)
 
@@ -230,11 +230,13 @@ def template_values(alert: dict[str, Any], zone: str) -> dict[str, Any]:
 
 
 def why(evidence: list[dict[str, Any]]) -> str:
-    """The terms that matched, then the amounts that met the rule's threshold."""
-    terms = dict.fromkeys(e["term"] for e in evidence if e["kind"] != "money")
+    """The terms that matched, then the amounts that met the rule's threshold. Each term and
+    amount as written sits in an isolate of its own, so Arabic beside English keeps its place
+    (one isolate around them all showed "EUR 70,000,000 ≈ يورو مليون amount 70")."""
+    terms = dict.fromkeys(isolate(e["term"]) for e in evidence if e["kind"] != "money")
     parts = [", ".join(terms)] if terms else []
     amounts = [
-        f"{e['term']} ≈ {money(e.get('converted'))} {e['name']}"
+        f"{isolate(e['term'])} ≈ {money(e.get('converted'))} {e['name']}"
         for e in evidence
         if e["kind"] == "money"
     ]
