@@ -86,9 +86,10 @@ def send(
     """Send one alert to one apprise URL; ``DeliveryFailed`` says why it was not accepted.
 
     Neither the reason nor any log line written meanwhile contains the URL's secrets
-    (``monitor.alerts.secrets``), whatever apprise logged.
+    (``monitor.alerts.secrets``: ``secrets``, when the caller found them already, else found
+    here), whatever apprise logged.
     """
-    secrets = (*secrets, *secrets_of(url, []))
+    secrets = secrets or tuple(secrets_of(url, []))
     with hidden(secrets):
         _send(alert, url, zone, templates or {}, secrets)
 

@@ -12,10 +12,11 @@ from typing import Any, BinaryIO
 
 import click
 
-from monitor.cli.common import rules_option, rules_path, valid_rules
+from monitor.cli.common import rules_option, rules_path
 from monitor.errors import MonitorError, ResponseTooLarge, UnsupportedContent, UnsupportedURL
 from monitor.fetch import fetch, make_client
 from monitor.money.amounts import Amount
+from monitor.rules.load import load_rules
 from monitor.rules.match import Evidence, Matcher, Report
 from monitor.settings import Settings, load_settings
 from monitor.text.extract import (
@@ -54,9 +55,12 @@ def _article(page: bytes, url: str, media: str | None) -> Article:
     kind = binary_kind(page)
     if kind is not None:
         raise UnsupportedContent(f"{kind}, not a web page or text; nothing was checked")
-    if media == "text/plain" or (media is None and not is_markup(decode_page(page))):
-        return article_from_text(decode_page(page), url)
-    return extract_article(page, url)
+    if media not in (None, "text/plain"):
+        return extract_article(page, url)
+    text = decode_page(page)
+    if media == "text/plain" or not is_markup(text):
+        return article_from_text(text, url)
+    return extract_article(text, url)
 
 
 def _read_capped(stream: BinaryIO, limit: int) -> bytes:
@@ -151,7 +155,7 @@ def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
     """Show what the rules find in pages or text (URL, HTML or text file, or - for stdin).
     Sends nothing; exit 1 when a source cannot be read."""
     settings = load_settings()
-    matcher = Matcher(valid_rules(rules_path(rules, settings)))
+    matcher = Matcher(load_rules(rules_path(rules, settings)).rules)
     failed = False
     for source in sources:
         try:

@@ -13,10 +13,11 @@ import click
 
 from monitor.cli.alerts import alerts
 from monitor.cli.check import check
-from monitor.cli.common import opened_context, rules_option, rules_path, usable_store, valid_rules
+from monitor.cli.common import opened_context, rules_option, rules_path, usable_store
 from monitor.cli.feeds import feeds
 from monitor.cli.rules import rules
 from monitor.errors import MonitorError
+from monitor.rules.load import load_rules
 from monitor.settings import Settings, load_settings
 
 
@@ -53,7 +54,7 @@ def run(rules: Path | None, concurrency: int | None) -> None:
     """Run the worker and its scheduler in one process (all queues)."""
     settings = load_settings()
     path = rules_path(rules, settings).resolve()
-    valid_rules(path)  # refuse to start on a bad file, with its errors
+    load_rules(path)  # refuse to start on a bad file, with its errors
     usable_store(settings)
     os.environ["MONITOR_RULES"] = str(path)
     from tasks import app

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.common import valid_rules
-from monitor.errors import RulesError
+from monitor.rules.load import load_rules
 from monitor.rules.match import Matcher
 from monitor.rules.model import missing_env
 
@@ -22,7 +21,7 @@ def rules() -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 def rules_validate(file: Path) -> None:
     """Check a rules file; on error print file:line:column: reason and exit 1."""
-    loaded = valid_rules(file)
+    loaded = load_rules(file).rules
     for name in missing_env(loaded):
         click.echo(f"{file}: warning: environment variable {name} is not set here", err=True)
     click.echo(
@@ -38,12 +37,8 @@ def rules_test(rules_file: Path, cases_file: Path) -> None:
     """Run the CASES of a cases file against RULES; exit 1 with a diff on any mismatch."""
     from monitor.rules.cases import describe, load_cases, run_case
 
-    loaded = valid_rules(rules_file)
-    try:
-        cases = load_cases(cases_file, {r.name for r in loaded.rules})
-    except RulesError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from None
+    loaded = load_rules(rules_file).rules
+    cases = load_cases(cases_file, {r.name for r in loaded.rules})
     matcher = Matcher(loaded)
     failed = 0
     for line, case in cases:

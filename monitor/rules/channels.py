@@ -21,8 +21,9 @@ from urllib.parse import unquote
 import apprise
 from apprise.manager_plugins import NotificationManager
 
+from monitor.rules.model import env_names
+
 _PIECES = re.compile(r"[/:@?&=#]+")
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _pieces(url: str) -> set[str]:
@@ -90,7 +91,7 @@ def unknown_service(written: str) -> str | None:
 def literal_secrets(written: str) -> list[str]:
     """The private parts of a channel URL as the rules file writes it that are not ``${VAR}``
     references: secrets in clear."""
-    placeholders = {f"zzref{i}zz": match for i, match in enumerate(_ENV_REF.findall(written))}
+    placeholders = {f"zzref{i}zz": match for i, match in enumerate(env_names(written))}
     marked = written
     for placeholder, name in placeholders.items():
         marked = marked.replace(f"${{{name}}}", placeholder, 1)
