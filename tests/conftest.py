@@ -1,5 +1,5 @@
 """The shared fixtures of every test folder: real loopback servers (Redis, web site, webhook,
-SMTP) from tests/support/servers.py, and contexts opened on them."""
+SMTP) from tests/support, and contexts opened on them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 
 from monitor.context import Context, open_context
 from monitor.settings import Settings
-from tests.support.servers import RedisServer, SiteServer, SmtpSink, WebhookSink
+from tests.support.mail import SmtpSink
+from tests.support.redis_server import RedisServer
+from tests.support.servers import SiteServer, WebhookSink
 
 
 @pytest.fixture(scope="session")

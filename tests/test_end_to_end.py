@@ -11,7 +11,8 @@ import pytest
 
 from tests.support.feeds import rss
 from tests.support.files import FIXTURES, SEED_TITLE
-from tests.support.servers import SiteServer, SmtpSink, WebhookSink, text_parts
+from tests.support.mail import SmtpSink, text_parts
+from tests.support.servers import SiteServer, WebhookSink
 from tests.support.worker import CeleryWorker
 
 EXPECTED_RULES = {"musk-putin", "starlink", "big-money"}

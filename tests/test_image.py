@@ -21,7 +21,8 @@ import yaml
 from tests.support.feeds import rss
 from tests.support.files import ROOT, SEED, SEED_TITLE
 from tests.support.image import Buildah, Running, missing_prerequisite
-from tests.support.servers import RedisServer, SiteServer, WebhookSink, free_port
+from tests.support.redis_server import RedisServer
+from tests.support.servers import SiteServer, WebhookSink, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.killing import SlowWebhook, run_kill_scenario
-from tests.support.servers import SiteServer, SmtpSink
+from tests.support.mail import SmtpSink
+from tests.support.servers import SiteServer
 
 
 @pytest.fixture

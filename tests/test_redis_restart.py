@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tests.support.feeds import rss
 from tests.support.files import SEED
-from tests.support.servers import RedisServer, SiteServer, WebhookSink
+from tests.support.redis_server import RedisServer
+from tests.support.servers import SiteServer, WebhookSink
 from tests.support.worker import CeleryWorker
 
 STORIES = 6

@@ -23,7 +23,8 @@ from tests.support.alerting import (
     serve_articles,
     settings_for,
 )
-from tests.support.servers import SiteServer, SmtpSink, WebhookSink, free_port, text_parts
+from tests.support.mail import SmtpSink, text_parts
+from tests.support.servers import SiteServer, WebhookSink, free_port
 
 
 @pytest.fixture(params=["redis", "embedded"])

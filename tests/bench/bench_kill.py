@@ -19,7 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.support.killing import SlowWebhook, run_kill_scenario
-from tests.support.servers import RedisServer, SiteServer, SmtpSink
+from tests.support.mail import SmtpSink
+from tests.support.redis_server import RedisServer
+from tests.support.servers import SiteServer
 
 
 def main() -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from tests.support.feeds import rss  # noqa: E402
-from tests.support.servers import RedisServer, SiteServer, WebhookSink  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
+from tests.support.servers import SiteServer, WebhookSink  # noqa: E402
 from tests.support.worker import CeleryWorker  # noqa: E402
 
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from monitor.settings import Settings  # noqa: E402
 from tests.support.feeds import rss  # noqa: E402
 from tests.support.publisher import Publisher  # noqa: E402
-from tests.support.servers import RedisServer  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.worker import CeleryWorker  # noqa: E402
 
 NS = "monitor:"

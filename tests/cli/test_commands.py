@@ -13,7 +13,8 @@ import pytest
 from tests.hostile.servers import pdf, png
 from tests.support.feeds import rss
 from tests.support.files import ROOT, SEED
-from tests.support.servers import SiteServer, SmtpSink, free_port
+from tests.support.mail import SmtpSink
+from tests.support.servers import SiteServer, free_port
 from tests.support.worker import CeleryWorker
 
 RULES = """

@@ -19,7 +19,8 @@ from monitor.text.extract import MAX_TITLE_CHARS
 from tests.hostile.checks import RSS_TYPE, one_line
 from tests.support.feeds import rss
 from tests.support.files import SEED
-from tests.support.servers import SiteServer, SmtpSink, WebhookSink, text_parts
+from tests.support.mail import SmtpSink, text_parts
+from tests.support.servers import SiteServer, WebhookSink
 
 OUT_OF_RANGE = [
     "0000-01-01T00:00:00Z",

@@ -25,7 +25,8 @@ from typing import cast
 
 from monitor.store import RedisStore
 from tests.support.alerting import RULES_FIRED, rules_yaml, serve_articles
-from tests.support.servers import SiteServer, SmtpSink, WebhookSink, _ThreadedHTTP, _WebhookHandler
+from tests.support.mail import SmtpSink
+from tests.support.servers import SiteServer, WebhookSink, _ThreadedHTTP, _WebhookHandler
 from tests.support.worker import CeleryWorker
 
 

@@ -1,4 +1,7 @@
-"""Real loopback servers for tests and benchmarks: Redis, a web site, a webhook and an SMTP sink.
+"""Real loopback servers for tests and benchmarks: a web site and a webhook sink over HTTP
+(and HTTPS, with a certificate authority of the tests' own), and what every loopback server
+shares (a free port, stopping as a context manager). Redis and SMTP live beside them in
+``redis_server`` and ``mail``.
 
 Every server listens on 127.0.0.1 on a free port and is a plain class (no pytest needed),
 usable as a context manager.
@@ -7,29 +10,19 @@ usable as a context manager.
 from __future__ import annotations
 
 import contextlib
-import email
-import email.policy
 import json
-import shutil
-import signal
 import socket
 import ssl
-import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Self, cast
+from typing import Any, Self, cast
 from urllib.parse import urlsplit
 
-import redis
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 HOST = "127.0.0.1"
 #: The machine's shared Redis; tests must never use it.
@@ -63,145 +56,6 @@ class _Stoppable:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-# --------------------------------------------------------------------------- Redis
-
-
-class RedisServer(_Stoppable):
-    """A private `redis-server` on a free 127.0.0.1 port with its data in a temporary directory."""
-
-    START_ATTEMPTS = 5
-
-    def __init__(self, *, appendonly: bool = False, start_timeout: float = 10.0) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise RuntimeError(
-                "redis-server was not found on PATH; install it (e.g. `apt-get install "
-                "redis-server`) to run the tests that need Redis"
-            )
-        self.executable = exe
-        self.appendonly = appendonly
-        self.start_timeout = start_timeout
-        self.dir = Path(tempfile.mkdtemp(prefix="test-redis-"))
-        self.port = 0
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: Any = None
-        last_error: Exception | None = None
-        for _ in range(self.START_ATTEMPTS):
-            try:
-                self._start(free_port())
-                return
-            except RuntimeError as exc:  # most likely the port was taken meanwhile
-                last_error = exc
-        shutil.rmtree(self.dir, ignore_errors=True)
-        raise RuntimeError(
-            f"redis-server failed to start {self.START_ATTEMPTS} times: {last_error}"
-        )
-
-    @property
-    def url(self) -> str:
-        """The redis:// URL of database 0."""
-        return f"redis://{HOST}:{self.port}/0"
-
-    @property
-    def log_path(self) -> Path:
-        """The file redis-server writes its log to."""
-        return self.dir / "redis.log"
-
-    def client(self) -> redis.Redis:
-        """A new redis-py client for this server (close it when done)."""
-        return redis.Redis(host=HOST, port=self.port, db=0, socket_timeout=5)
-
-    def _command(self, port: int) -> list[str]:
-        cmd = [
-            self.executable,
-            "--port", str(port),
-            "--bind", HOST,
-            "--dir", str(self.dir),
-            "--save", "",
-            "--daemonize", "no",
-            "--logfile", "",
-        ]  # fmt: skip
-        if self.appendonly:
-            cmd += ["--appendonly", "yes", "--appendfsync", "everysec"]
-        else:
-            cmd += ["--appendonly", "no"]
-        return cmd
-
-    def _start(self, port: int) -> None:
-        if port in FORBIDDEN_PORTS:
-            raise ValueError(f"refusing to start a test Redis on the shared port {port}")
-        self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            self._command(port), stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir
-        )
-        self.port = port
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            if self._proc.poll() is not None:
-                self._reap()
-                raise RuntimeError(f"redis-server exited on port {port}: {self._log_tail()}")
-            try:
-                with self.client() as conn:
-                    if conn.ping():
-                        return
-            except redis.exceptions.RedisError:
-                pass
-            if time.monotonic() > deadline:
-                self._terminate(signal.SIGKILL)
-                raise RuntimeError(
-                    f"redis-server did not answer PING on port {port} "
-                    f"within {self.start_timeout}s: {self._log_tail()}"
-                )
-            time.sleep(0.02)
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-2000:]
-        except OSError:
-            return "(no log)"
-
-    def _reap(self) -> None:
-        if self._proc is not None:
-            self._proc.wait()
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def _terminate(self, sig: signal.Signals) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(sig)
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-        self._reap()
-
-    @property
-    def running(self) -> bool:
-        """Whether the redis-server process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def flush(self) -> None:
-        """Delete every key in every database (FLUSHALL)."""
-        with self.client() as conn:
-            conn.flushall()
-
-    def kill(self) -> None:
-        """Crash the server with SIGKILL, keeping its data directory (for crash tests)."""
-        self._terminate(signal.SIGKILL)
-
-    def restart(self, *, hard: bool = False) -> None:
-        """Stop (SIGTERM, or SIGKILL if `hard`) and start again on the same port and data dir."""
-        self._terminate(signal.SIGKILL if hard else signal.SIGTERM)
-        self._start(self.port)
-
-    def stop(self) -> None:
-        """Terminate redis-server, wait for it and delete its data directory."""
-        self._terminate(signal.SIGTERM)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- HTTP helpers
@@ -485,99 +339,3 @@ class WebhookSink(_ThreadedHTTP):
                     f"received={self.received!r} failed={self.failed!r}"
                 )
             return list(self.received)
-
-
-# --------------------------------------------------------------------------- SMTP
-
-
-class MailEnvelope(NamedTuple):
-    """SMTP envelope of one received message."""
-
-    mail_from: str
-    rcpt_tos: list[str]
-
-
-class _SmtpHandler:
-    """aiosmtpd handler that hands each DATA to the owning SmtpSink."""
-
-    def __init__(self, sink: SmtpSink) -> None:
-        self.sink = sink
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        """Parse and record the message."""
-        content = envelope.content
-        raw = content.encode("utf-8") if isinstance(content, str) else bytes(content or b"")
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        self.sink._record(message, MailEnvelope(envelope.mail_from or "", list(envelope.rcpt_tos)))
-        return "250 Message accepted for delivery"
-
-
-class SmtpSink(_Stoppable):
-    """An SMTP server (aiosmtpd) on 127.0.0.1, no auth and no TLS, that keeps every message."""
-
-    START_ATTEMPTS = 5
-
-    def __init__(self) -> None:
-        #: Received messages, parsed.
-        self.messages: list[EmailMessage] = []
-        #: The envelope of each message, same order as `.messages`.
-        self.envelopes: list[MailEnvelope] = []
-        self._lock = threading.Condition()
-        last_error: Exception | None = None
-        for _ in range(self.START_ATTEMPTS):
-            port = free_port()
-            controller = Controller(
-                _SmtpHandler(self), hostname=HOST, port=port, enable_SMTPUTF8=True
-            )
-            try:
-                controller.start()
-            except Exception as exc:  # port taken meanwhile
-                last_error = exc
-                continue
-            self._controller: Controller | None = controller
-            self.port = port
-            return
-        raise RuntimeError(f"SMTP sink failed to start: {last_error}")
-
-    def apprise_url(self, to: str = "desk@example.org", sender: str = "alerts@example.org") -> str:
-        """An apprise mailto:// URL that delivers here in plain SMTP."""
-        return f"mailto://{HOST}:{self.port}?from={sender}&to={to}&mode=insecure"
-
-    def _record(self, message: EmailMessage, envelope: MailEnvelope) -> None:
-        with self._lock:
-            self.messages.append(message)
-            self.envelopes.append(envelope)
-            self._lock.notify_all()
-
-    def wait_for(self, n: int, timeout: float = 30.0) -> list[EmailMessage]:
-        """Wait until at least `n` messages arrived; return them all (AssertionError if not)."""
-        with self._lock:
-            if not self._lock.wait_for(lambda: len(self.messages) >= n, timeout):
-                summary = [
-                    (m["Subject"], e) for m, e in zip(self.messages, self.envelopes, strict=True)
-                ]
-                raise AssertionError(
-                    f"SMTP sink got {len(self.messages)} of {n} messages in {timeout}s: {summary!r}"
-                )
-            return list(self.messages)
-
-    def stop(self) -> None:
-        """Stop the SMTP server."""
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-
-def text_parts(msg: EmailMessage) -> tuple[str, str | None]:
-    """Return the decoded text/plain body ("" if none) and text/html body (None if none)."""
-    plain: str | None = None
-    html: str | None = None
-    for part in msg.walk():
-        if part.is_multipart() or part.get_content_disposition() == "attachment":
-            continue
-        ctype = part.get_content_type()
-        if ctype == "text/plain" and plain is None:
-            plain = part.get_content()
-        elif ctype == "text/html" and html is None:
-            html = part.get_content()
-    return plain or "", html

@@ -1,4 +1,4 @@
-"""Prove the loopback test servers in tests/support/servers.py work for real."""
+"""Prove the loopback test servers of tests/support (servers, redis_server, mail) work for real."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import redis
 import urllib3
 from urllib3.exceptions import ReadTimeoutError
 
-from tests.support.servers import RedisServer, SiteServer, SmtpSink, WebhookSink, text_parts
+from tests.support.mail import SmtpSink, text_parts
+from tests.support.redis_server import RedisServer
+from tests.support.servers import SiteServer, WebhookSink
 
 
 def test_redis_set_get_and_flush(redis_server: RedisServer, redis_url: str) -> None:

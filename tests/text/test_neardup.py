@@ -29,7 +29,8 @@ from monitor.text.neardup import (
 )
 from tests.support.feeds import rss
 from tests.support.files import SEED
-from tests.support.servers import SiteServer, SmtpSink, WebhookSink
+from tests.support.mail import SmtpSink
+from tests.support.servers import SiteServer, WebhookSink
 
 DEFAULT = Settings().near_duplicate_distance
 
