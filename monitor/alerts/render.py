@@ -22,13 +22,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
 from markupsafe import Markup
 
+from monitor.console import local_time
 from monitor.rules.templates import environment, isolate, md, money, render_bounded
 
 log = logging.getLogger(__name__)
@@ -48,22 +47,6 @@ def kind_of(url: str) -> str:
     if scheme in EMAIL_SCHEMES:
         return "email"
     return "markdown" if scheme in CHAT_SCHEMES else "text"
-
-
-def local_time(iso: str | None, zone: str) -> str:
-    """An ISO 8601 time in the analyst's zone: ``2026-11-24 13:00 Asia/Riyadh``.
-
-    A time without a zone is shown as written: we cannot know which zone it meant.
-    """
-    if not iso:
-        return "unknown"
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if moment.tzinfo is None:
-        return iso
-    return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
 
 
 TEXT = """\
