@@ -10,7 +10,6 @@ sent, so the file, the copy of it the store keeps and every log line stay free o
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import threading
@@ -21,7 +20,8 @@ from urllib.parse import unquote
 import apprise
 from apprise.manager_plugins import NotificationManager
 
-from monitor.rules.model import env_names
+from monitor import console  # noqa: F401  (registers terminal:// with apprise)
+from monitor.rules.model import did_you_mean, env_names
 
 _PIECES = re.compile(r"[/:@?&=#]+")
 
@@ -83,8 +83,7 @@ def unknown_service(written: str) -> str | None:
     known: list[str] = NotificationManager().schemas()  # type: ignore[no-untyped-call]
     if scheme.lower() in known:
         return None
-    close = difflib.get_close_matches(scheme.lower(), known, n=1)
-    hint = f"; did you mean {close[0]}://?" if close else ""
+    hint = did_you_mean(scheme.lower(), known, "{}://".format)
     return f"{scheme}:// is not a service apprise knows{hint} (json://, mailto://, slack://, …)"
 
 

@@ -1,28 +1,34 @@
 """Reading a rules file: YAML to ``monitor.rules.model`` objects, every problem placed.
 
 A file is refused as a whole: ``RulesError`` lists each problem as ``file:line:column: reason``.
-YAML that does not parse is one problem; otherwise every key the schema refuses is listed, and
-once the schema holds, every name that refers to nothing and every query that does not parse
-(placed at the offending character of a one-line query). ``monitor.rules.live`` keeps the last
-valid file in force while an edit is refused.
+YAML that does not parse is one problem. Otherwise one pass lists them all: each value the
+schema refuses, in the file's words (``rules[2].money.min: a number is expected, got 'lots'``,
+``rules[0]: unknown key 'notfiy'; did you mean 'notify'?``), and in every part the schema took
+(a rule, an entity, a channel), each name that refers to nothing (with the nearest that does)
+and each query that does not parse (placed at the offending character of a one-line query). A
+part the schema refused is not checked further, and its name still counts as declared: one
+mistake is reported once. ``monitor.rules.live`` keeps the last valid file in force while an
+edit is refused.
 """
 
 from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from monitor.errors import RulesError
 from monitor.rules.channels import literal_secrets, unknown_service
-from monitor.rules.model import Rule, RulesFile
+from monitor.rules.model import Rule, RulesFile, closest, did_you_mean
 from monitor.rules.query import QueryError, parse_query, terms_of
 
 
@@ -139,20 +145,214 @@ def _position(marks: dict[Path_, yaml.Mark], loc: Path_) -> tuple[int, int]:
     return 1, 1
 
 
-def _describe(error: Any) -> str:
-    kind, msg = error["type"], error["msg"]
-    if kind == "extra_forbidden":
-        return f"unknown key {error['loc'][-1]!r}"
-    if kind == "missing":
-        return f"missing required key {error['loc'][-1]!r}"
-    return str(msg).removeprefix("Value error, ")
+# --- the schema's errors, in the file's words ------------------------------------------------
 
+# What the schema wanted, by the type of pydantic's error; the validators of
+# ``monitor.rules.model`` word their own errors (``value_error``).
+_EXPECTED = {
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "decimal_parsing": "a number",
+    "decimal_type": "a number",
+    "finite_number": "a finite number",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "string_type": "a string",
+    "string_unicode": "text in UTF-8",
+    "string_too_short": "a string that is not empty",
+    "tuple_type": "a list",
+}
+
+
+def _key_path(loc: Path_) -> str:
+    """A place in the file as its author reads it: ``rules[2].money.min``."""
+    path = ""
+    for step in loc:
+        path += f"[{step}]" if isinstance(step, int) else f".{step}" if path else step
+    return path
+
+
+def _at(loc: Path_, reason: str) -> str:
+    return f"{_key_path(loc)}: {reason}" if loc else reason
+
+
+def _shown(value: Any) -> str:
+    """A value as the file wrote it, or what kind of value it is when it is not a plain one."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bytes):
+        return "binary data"
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _without_none(kind: Any) -> Any:
+    """``X`` of a field typed ``X | None``."""
+    if get_origin(kind) in (Union, UnionType):
+        return next(option for option in get_args(kind) if option is not type(None))
+    return kind
+
+
+def _keys_at(loc: Path_) -> list[str]:
+    """The keys the schema knows in the mapping at ``loc``, found by following ``loc`` down
+    the schema's types: a model's fields, a list's items, a mapping's values."""
+    kind: Any = RulesFile
+    for step in loc:
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            kind = _without_none(kind.model_fields[str(step)].annotation)
+        else:
+            # tuple[X, ...] or dict[str, X]
+            kind = get_args(kind)[-1 if get_origin(kind) is dict else 0]
+    return list(kind.model_fields) if isinstance(kind, type) and issubclass(kind, BaseModel) else []
+
+
+def _meant_keys(errors: list[ErrorDetails]) -> set[Path_]:
+    """Keys that an unknown key is a misspelling of: ``notfiy`` written for ``notify`` is
+    reported with the hint, and ``notify`` not reported missing as well."""
+    meant: set[Path_] = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            *parent, key = error["loc"]
+            match = closest(str(key), _keys_at(tuple(parent)))
+            if match is not None:
+                meant.add((*parent, match))
+    return meant
+
+
+def _describe(error: ErrorDetails) -> str:
+    loc, kind = tuple(error["loc"]), error["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        return _at(loc[:-1], f"unknown key {key!r}{did_you_mean(key, _keys_at(loc[:-1]))}")
+    if kind == "missing":
+        return _at(loc[:-1], f"{loc[-1]!r} is missing")
+    if kind in _EXPECTED:
+        return _at(loc, f"{_EXPECTED[kind]} is expected, got {_shown(error['input'])}")
+    return _at(loc, error["msg"].removeprefix("Value error, "))
+
+
+def _schema_problems(
+    errors: list[ErrorDetails], marks: dict[Path_, yaml.Mark]
+) -> list[tuple[int, int, str]]:
+    meant = _meant_keys(errors)
+    problems = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "missing" and loc in meant:
+            continue
+        if error["type"] == "extra_forbidden":
+            loc = (*loc, _KEY)
+        line, column = _position(marks, loc)
+        problems.append((line, column, _describe(error)))
+    return problems
+
+
+def _without(data: dict[str, Any], broken: set[Path_]) -> dict[str, Any]:
+    """The file's data less each part of it in ``broken``: a whole section (``("rules",)``)
+    or one item of a section (``("rules", 2)``, ``("entities", "musk")``)."""
+    kept: dict[str, Any] = {}
+    for section, value in data.items():
+        if (section,) in broken:
+            continue
+        if isinstance(value, list):
+            value = [item for i, item in enumerate(value) if (section, i) not in broken]
+        elif isinstance(value, dict):
+            value = {key: item for key, item in value.items() if (section, key) not in broken}
+        kept[section] = value
+    return kept
+
+
+def _validate(data: dict[str, Any]) -> tuple[RulesFile, list[int], list[ErrorDetails]]:
+    """The file as the schema reads it, the schema's errors, and where in the file's rules
+    list each rule kept stands. A part with an error (a whole section, or one feed, entity,
+    channel, rate or rule) is left out, so that the rest is still checked."""
+    try:
+        rules = RulesFile.model_validate(data)
+        return rules, list(range(len(rules.rules))), []
+    except ValidationError as exc:
+        errors = exc.errors()
+    broken = {tuple(error["loc"][:2]) for error in errors}
+    # What is left holds by construction: each part of it passed on its own, and no check of
+    # the schema spans two parts of a section.
+    rules = RulesFile.model_validate(_without(data, broken))
+    numbers = [] if ("rules",) in broken else range(len(data.get("rules", ())))
+    return rules, [i for i in numbers if ("rules", i) not in broken], errors
+
+
+# --- the names the rules refer to -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The names one section of the file declares, read before the schema: an entity, channel
+    or feed the schema refused still counts, so the rules naming it are not refused as well.
+    A section that is not even a list or mapping of them is ``unreadable``: no name can be said
+    to be missing from it."""
+
+    known: frozenset[str] = frozenset()
+    unreadable: bool = False
+
+    def lacks(self, name: str) -> bool:
+        return not self.unreadable and name not in self.known
+
+    def hint(self, name: str) -> str:
+        return did_you_mean(name, self.known)
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What the rules may refer to: entities, channels, and feeds by URL or name."""
+
+    entities: _Names
+    channels: _Names
+    feeds: _Names
+
+
+def _section(data: dict[str, Any], name: str, default: Any) -> Any:
+    """A top-level section of the file; when the file lacks it, the one under a key misspelled
+    for it (refused as unknown, with the hint): ``entites:`` still declares its entities."""
+    if name in data:
+        return data[name]
+    sections = RulesFile.model_fields
+    misspelled = (v for k, v in data.items() if k not in sections and closest(k, sections) == name)
+    return next(misspelled, default)
+
+
+def _names_of(section: Any) -> _Names:
+    return _Names(frozenset(section)) if isinstance(section, dict) else _Names(unreadable=True)
+
+
+def _feed_names(feeds: Any) -> _Names:
+    """Each feed's URL and name: the two ways a rule may refer to it."""
+    if not isinstance(feeds, list) or not all(isinstance(feed, dict) for feed in feeds):
+        return _Names(unreadable=True)
+    return _Names(frozenset(str(f[key]) for f in feeds for key in ("url", "name") if f.get(key)))
+
+
+def _declared(data: dict[str, Any]) -> _Declared:
+    return _Declared(
+        entities=_names_of(_section(data, "entities", {})),
+        channels=_names_of(_section(data, "channels", {})),
+        feeds=_feed_names(_section(data, "feeds", [])),
+    )
+
+
+# --- what the schema cannot check -------------------------------------------------------------
 
 _HAS_WORD = re.compile(r"\w")
 Problem = tuple[Path_, str, int | None]  # where, reason, offset inside a query string
 
 
-def _check_query(rule: Rule, where: Path_, rules: RulesFile) -> list[Problem]:
+def _unknown(kind: str, name: str, rule: Rule) -> str:
+    return f"unknown {kind} {name!r} in rule {rule.name!r}"
+
+
+def _check_query(rule: Rule, where: Path_, entities: _Names) -> list[Problem]:
     if rule.query is None:
         return []
     loc: Path_ = (*where, "query")
@@ -162,30 +362,92 @@ def _check_query(rule: Rule, where: Path_, rules: RulesFile) -> list[Problem]:
         return [(loc, f"query of rule {rule.name!r}: {exc.reason}", exc.at)]
     problems: list[Problem] = []
     for term in terms_of(tree):
-        if term.kind == "entity" and term.text not in rules.entities:
-            problems.append((loc, f"unknown entity {term.text!r} in rule {rule.name!r}", term.at))
+        if term.kind == "entity" and entities.lacks(term.text):
+            reason = _unknown("entity", term.text, rule) + entities.hint(term.text)
+            problems.append((loc, reason, term.at))
         elif term.kind == "word" and not _HAS_WORD.search(term.text):
             reason = f"{term.text!r} in rule {rule.name!r} has no letter or digit to match"
             problems.append((loc, reason, term.at))
     return problems
 
 
-def _check_references(rules: RulesFile) -> list[Problem]:
+def _undeclared(
+    names: tuple[str, ...], where: Path_, declared: _Names, reason: Callable[[str], str]
+) -> list[Problem]:
+    """A problem for each of ``names`` (a list at ``where``) that the file does not declare,
+    with the nearest name it does."""
+    return [
+        ((*where, i), reason(name) + declared.hint(name), None)
+        for i, name in enumerate(names)
+        if declared.lacks(name)
+    ]
+
+
+def _check_rule(rule: Rule, where: Path_, declared: _Declared) -> list[Problem]:
     problems: list[Problem] = []
-    for name, aliases in rules.entities.items():
-        if not aliases:
-            problems.append((("entities", name), f"entity {name!r} has no aliases", None))
+    if (rule.entities, rule.keywords, rule.query, rule.money) == (None, None, None, None):
+        reason = f"rule {rule.name!r} states no condition (entities, keywords, query or money)"
+        problems.append((where, reason, None))
+    problems += _check_query(rule, where, declared.entities)
+    problems += _undeclared(
+        rule.feeds,
+        (*where, "feeds"),
+        declared.feeds,
+        lambda feed: f"feed {feed!r} of rule {rule.name!r} is not in the file's feeds",
+    )
+    for part in ("all", "any", "none") if rule.keywords else ():
+        for j, keyword in enumerate(getattr(rule.keywords, part)):
+            if not _HAS_WORD.search(keyword):
+                reason = f"keyword {keyword!r} in rule {rule.name!r} has no letter or digit"
+                problems.append(((*where, "keywords", part, j), reason, None))
+    for part in ("all", "any", "none") if rule.entities else ():
+        problems += _undeclared(
+            getattr(rule.entities, part),
+            (*where, "entities", part),
+            declared.entities,
+            lambda ref: _unknown("entity", ref, rule),
+        )
+    problems += _undeclared(
+        rule.notify,
+        (*where, "notify"),
+        declared.channels,
+        lambda channel: _unknown("channel", channel, rule),
+    )
+    if rule.money is not None and rule.money.min is None and rule.money.max is None:
+        problems.append(((*where, "money"), "money needs min, max or both", None))
+    return problems
+
+
+def _check_rules(rules: RulesFile, numbers: list[int], declared: _Declared) -> list[Problem]:
+    """Each rule's references and conditions; ``numbers`` are the rules' places in the file."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, rule in zip(numbers, rules.rules, strict=True):
+        where: Path_ = ("rules", i)
+        if rule.name in seen:
+            problems.append(((*where, "name"), f"duplicate rule name {rule.name!r}", None))
+        seen.add(rule.name)
+        problems += _check_rule(rule, where, declared)
+    return problems
+
+
+def _check_entities(entities: dict[str, tuple[str, ...]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, aliases in entities.items():
         for i, alias in enumerate(aliases):
-            if not str(alias).strip():
+            if not alias.strip():
                 problems.append(
                     (("entities", name, i), f"entity {name!r} has an empty alias", None)
                 )
             elif not _HAS_WORD.search(alias):
                 reason = f"alias {alias!r} of entity {name!r} has no letter or digit to match"
                 problems.append((("entities", name, i), reason, None))
-    for name, urls in rules.channels.items():
-        if not urls:
-            problems.append((("channels", name), f"channel {name!r} has no URLs", None))
+    return problems
+
+
+def _check_channels(channels: dict[str, tuple[str, ...]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, urls in channels.items():
         for i, url in enumerate(urls):
             unknown = unknown_service(url)
             if unknown is not None:
@@ -198,38 +460,6 @@ def _check_references(rules: RulesFile) -> list[Problem]:
                     "${VAR}, or the whole URL as ${VAR}, and set VAR in the environment"
                 )
                 problems.append((("channels", name, i), reason, None))
-    feeds = {f.url for f in rules.feeds} | {f.name for f in rules.feeds if f.name}
-    seen: set[str] = set()
-    for i, rule in enumerate(rules.rules):
-        where: Path_ = ("rules", i)
-        if rule.name in seen:
-            problems.append(((*where, "name"), f"duplicate rule name {rule.name!r}", None))
-        seen.add(rule.name)
-        if (rule.entities, rule.keywords, rule.query, rule.money) == (None, None, None, None):
-            reason = f"rule {rule.name!r} states no condition (entities, keywords, query or money)"
-            problems.append((where, reason, None))
-        problems += _check_query(rule, where, rules)
-        for j, feed in enumerate(rule.feeds):
-            if feed not in feeds:
-                reason = f"feed {feed!r} of rule {rule.name!r} is not in the file's feeds"
-                problems.append(((*where, "feeds", j), reason, None))
-        for part in ("all", "any", "none") if rule.keywords else ():
-            for j, keyword in enumerate(getattr(rule.keywords, part)):
-                if not _HAS_WORD.search(keyword):
-                    reason = f"keyword {keyword!r} in rule {rule.name!r} has no letter or digit"
-                    problems.append(((*where, "keywords", part, j), reason, None))
-        if rule.entities is not None:
-            for part in ("all", "any", "none"):
-                for j, ref in enumerate(getattr(rule.entities, part)):
-                    if ref not in rules.entities:
-                        reason = f"unknown entity {ref!r} in rule {rule.name!r}"
-                        problems.append(((*where, "entities", part, j), reason, None))
-        for j, channel in enumerate(rule.notify):
-            if channel not in rules.channels:
-                reason = f"unknown channel {channel!r} in rule {rule.name!r}"
-                problems.append(((*where, "notify", j), reason, None))
-        if rule.money is not None and rule.money.min is None and rule.money.max is None:
-            problems.append(((*where, "money"), "money needs min, max or both", None))
     return problems
 
 
@@ -327,17 +557,11 @@ def _parse_rules(text: str, path: str) -> RulesFile:
         raise RulesError(
             path, [(1, 1, "the file must be a mapping with feeds, entities, channels and rules")]
         )
-    try:
-        rules = RulesFile.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            if error["type"] == "extra_forbidden":
-                loc = (*loc, _KEY)
-            line, column = _position(marks, loc)
-            problems.append((line, column, _describe(error)))
-        raise RulesError(path, problems) from None
-    for loc, reason, offset in _check_references(rules):
+    rules, numbers, errors = _validate(data)
+    problems += _schema_problems(errors, marks)
+    declared = _declared(data)
+    checks = _check_entities(rules.entities) + _check_channels(rules.channels)
+    for loc, reason, offset in checks + _check_rules(rules, numbers, declared):
         line, column = _position_in(text, marks, loc, offset)
         problems.append((line, column, reason))
     if problems:

@@ -27,18 +27,22 @@ that refer to nothing, empty aliases, queries that do not parse), with a positio
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import re
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from monitor.errors import ConfigError
 from monitor.rules.templates import KINDS, check_template
 
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_LONGEST = math.floor(timedelta.max.total_seconds())
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -53,8 +57,10 @@ def parse_duration(value: Any) -> timedelta:
             raise ValueError(f"{value!r} is not a duration; write it like 30s, 5m, 1h or 1d")
         d, h, m, s = (int(g or 0) for g in match.groups())
         seconds = float(((d * 24 + h) * 60 + m) * 60 + s)
-    if seconds < 1:
-        raise ValueError("a duration must be at least one second")
+    # written so that NaN fails too; past timedelta's range it would raise OverflowError, which
+    # pydantic does not turn into a validation error
+    if not 1 <= seconds <= _LONGEST:
+        raise ValueError(f"a duration must be between one second and {timedelta.max.days} days")
     return timedelta(seconds=seconds)
 
 
@@ -70,6 +76,22 @@ def parse_digest_period(value: Any) -> timedelta:
 
 
 DigestPeriod = Annotated[timedelta, BeforeValidator(parse_digest_period)]
+
+
+def _at_least_one(noun: str) -> AfterValidator:
+    """A list that must not be empty, refused in the file's words (``at least one alias``)."""
+
+    def check(items: tuple[str, ...]) -> tuple[str, ...]:
+        if not items:
+            raise ValueError(f"at least one {noun} is expected")
+        return items
+
+    return AfterValidator(check)
+
+
+Aliases = Annotated[tuple[str, ...], _at_least_one("alias")]
+ChannelURLs = Annotated[tuple[str, ...], _at_least_one("URL")]
+ChannelNames = Annotated[tuple[str, ...], _at_least_one("channel")]
 
 
 class _Strict(BaseModel):
@@ -127,7 +149,7 @@ class Rule(_Strict):
     inflect: bool = False
     language: Names = ()
     feeds: Names = ()
-    notify: tuple[str, ...] = Field(min_length=1)
+    notify: ChannelNames
     cooldown: Duration | None = None
     """At most one alert per this long for the same set of entities; the rest are held for
     the next digest (``monitor.alerts.digest``)."""
@@ -158,8 +180,8 @@ class Rule(_Strict):
 
 class RulesFile(_Strict):
     feeds: tuple[Feed, ...] = ()
-    entities: dict[str, tuple[str, ...]] = {}
-    channels: dict[str, tuple[str, ...]] = {}
+    entities: dict[str, Aliases] = {}
+    channels: dict[str, ChannelURLs] = {}
     rates: dict[str, Decimal] = {}
     """Units of a currency per euro, adding to or replacing the ECB table."""
     rules: tuple[Rule, ...] = ()
@@ -173,6 +195,20 @@ class RulesFile(_Strict):
             if rate <= 0:
                 raise ValueError(f"the rate for {code} must be a positive number of units per euro")
         return rates
+
+
+def closest(word: str, known: Iterable[str]) -> str | None:
+    """The one of ``known`` that ``word`` is most likely a misspelling of; None when none is
+    close enough (difflib's similarity below 0.6)."""
+    matches = difflib.get_close_matches(word, list(known), n=1)
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: str, known: Iterable[str], shown: Callable[[str], str] = repr) -> str:
+    """``; did you mean 'notify'?`` to end a reason with, naming the closest of ``known`` as
+    ``shown`` writes it; empty when none is close."""
+    match = closest(word, known)
+    return "" if match is None else f"; did you mean {shown(match)}?"
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

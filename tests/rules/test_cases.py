@@ -54,7 +54,7 @@ cases:
         f"FAIL  wrong both ways  ({cases}:6)",
         "  - starlink: expected to fire, did not",
         "  + musk-putin: fired, expected not to (evidence: ماسك, بوتين)",
-        "    fired: musk-putin",
+        "    fired: musk-putin, putin-or-trump",
     ]
     assert lines[-1] == "2 cases, 1 failed"
 
