@@ -7,22 +7,33 @@ from pathlib import Path
 
 import click
 
-from monitor.alerts.delivery import alerts_with_status, deliver_with_retries, reset_for_retry
+from monitor.alerts.delivery import alerts_with_status, deliver_alert, reset_for_retry
 from monitor.alerts.make import Alert
 from monitor.cli.common import opened_context, rules_option
+from monitor.cli.table import Row, echo_table, last_error_notes, status_cell
+from monitor.console import local_time
 
 STATUSES = ("pending", "held", "sent", "failed", "digested")
+HEADER = ("id", "status", "time", "rule", "channel", "attempts", "title")
+# An error is the alert's state while it waits or once it has failed; a held or sent alert's
+# error is the past.
+SHOWS_ITS_ERROR = frozenset({"pending", "failed"})
 
 
-def _line(alert: Alert) -> str:
-    """One alert in one line; errors were stored without secrets (``monitor.alerts.delivery``)."""
+def _row(alert: Alert, zone: str) -> Row:
+    """One alert in the table; errors were stored without secrets (``monitor.alerts.delivery``)."""
     title = alert.title if not alert.items else f"digest of {len(alert.items)} articles"
-    when = alert.sent_at or alert.created
-    error = f"  last error: {alert.last_error}" if alert.last_error else ""
-    return (
-        f"{alert.id}  {alert.status:<8} {when[:19]}  {alert.rule}  "
-        f"{alert.channel}#{alert.target}  attempts {alert.attempts}  {title}{error}"
+    error = alert.last_error if alert.status in SHOWS_ITS_ERROR else None
+    cells = (
+        alert.id,
+        status_cell(alert.status),
+        local_time(alert.sent_at or alert.created, zone),
+        alert.rule,
+        f"{alert.channel}#{alert.target}",
+        str(alert.attempts),
+        title,
     )
+    return Row(cells, last_error_notes(error))
 
 
 @click.group("alerts", invoke_without_command=True)
@@ -38,12 +49,14 @@ def alerts(
         return
     with opened_context(rules) as ctx:
         found = alerts_with_status(ctx, *status)
+        zone = ctx.settings.timezone
     counts = Counter(a.status for a in found)
     click.echo(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]) or "no alerts")
     always = [a for a in found if a.status in ("pending", "failed")]
     recent = [a for a in found if a.status not in ("pending", "failed")][:limit]
-    for alert in sorted(always + recent, key=lambda a: a.created, reverse=True):
-        click.echo(_line(alert))
+    shown = sorted(always + recent, key=lambda a: a.created, reverse=True)
+    if shown:
+        echo_table(HEADER, [_row(a, zone) for a in shown], fit_last=True)
 
 
 @alerts.command("retry")
@@ -62,7 +75,7 @@ def retry(rules: Path | None, all_failed: bool, ids: tuple[str, ...]) -> None:
                 click.echo(f"{alert_id}: not a failed alert; left as it is", err=True)
                 failed = True
                 continue
-            status = deliver_with_retries(ctx, alert_id, attempts=1, pause=0.0)
+            status = deliver_alert(ctx, alert_id, last_attempt=True)
             data = ctx.store.get(f"alert:{alert_id}") or {}
             error = f": {data['last_error']}" if status != "sent" and data.get("last_error") else ""
             click.echo(f"{alert_id}: {status}{error}")

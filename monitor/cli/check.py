@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 import click
 
 from monitor.cli.common import rules_option, rules_path
+from monitor.console import colour_wanted, local_time
 from monitor.errors import MonitorError, ResponseTooLarge, UnsupportedContent, UnsupportedURL
 from monitor.fetch import fetch, make_client
 from monitor.money.amounts import Amount
@@ -125,12 +126,14 @@ def check_report(
     }
 
 
-def _print_readable(result: dict[str, Any]) -> None:
+def _print_readable(result: dict[str, Any], zone: str, colour: bool) -> None:
+    """The report for a person: the published time in the analyst's zone, and on a terminal
+    the rules that fired in colour (``color`` is passed so click's stripping agrees)."""
     click.echo(f"== {result['source']}")
     click.echo(f"title:     {result['title']}")
     click.echo(
         f"language:  {result['language'] or 'unknown'}   "
-        f"published: {result['published'] or 'unknown'}"
+        f"published: {local_time(result['published'], zone)}"
     )
     click.echo(f"text:      {len(result['text'])} characters")
     for a in result["amounts"]:
@@ -144,7 +147,8 @@ def _print_readable(result: dict[str, Any]) -> None:
         click.echo("fired:     nothing")
     for fired in result["fired"]:
         terms = ", ".join(dict.fromkeys(e["term"] for e in fired["evidence"]))
-        click.echo(f"fired:     {fired['rule']}  (evidence: {terms})")
+        rule = click.style(fired["rule"], fg="yellow", bold=True) if colour else fired["rule"]
+        click.echo(f"fired:     {rule}  (evidence: {terms})", color=colour)
 
 
 @click.command()
@@ -170,6 +174,6 @@ def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))
         else:
-            _print_readable(result)
+            _print_readable(result, settings.timezone, colour_wanted(sys.stdout))
     if failed:
         raise SystemExit(1)

@@ -97,7 +97,10 @@ def test_rules_validate(tmp_path: Path) -> None:
     bad.write_text(RULES.replace("all: [musk, putin]", "all: [musk, putn]"), encoding="utf-8")
     refused = monitor("rules", "validate", str(bad))
     assert refused.returncode == 1
-    assert refused.stderr.strip() == f"{bad}:11:28: unknown entity 'putn' in rule 'musk-putin'"
+    assert (
+        refused.stderr.strip()
+        == f"{bad}:11:28: unknown entity 'putn' in rule 'musk-putin'; did you mean 'putin'?"
+    )
 
 
 def rules_with_feeds(
@@ -190,7 +193,8 @@ def test_feeds_shows_each_feeds_health(tmp_path: Path, site: SiteServer) -> None
     broken_row = next(line for line in lines if line.startswith(broken + " "))
     assert good_row.split()[1:3] == ["ok", "0"]
     assert broken_row.split()[1:3] == ["error", "1"]
-    assert any(line.startswith(f"{broken}: ") and "503" in line for line in lines)
+    error_line = lines[lines.index(broken_row) + 1]  # the error on its own line under its feed
+    assert error_line.startswith("    last error: ") and "503" in error_line
     records = [json.loads(line) for line in monitor("feeds", "--json", env=env).stdout.splitlines()]
     assert {r["url"]: r["consecutive_errors"] for r in records} == {good: 0, broken: 1}
 
