@@ -59,13 +59,16 @@ class ContextFilter(logging.Filter):
 
 
 class RoutineFilter(logging.Filter):
-    """Drops Celery's routine INFO lines (a task received or succeeded, a tick sent) unless
-    the monitor logs at DEBUG."""
+    """Drops routine INFO lines (Celery's for a task received or succeeded and a tick sent,
+    apprise's for each notification) unless the monitor logs at DEBUG."""
 
     ROUTINE = (
         ("celery.worker.strategy", "Task "),
         ("celery.app.trace", "Task "),
         ("celery.beat", "Scheduler: Sending due task"),
+        # apprise's "Notifying 1 service(s).", "Sent ... notification.": the delivery's own
+        # line says which alert was sent where.
+        ("apprise", ""),
     )
 
     def filter(self, record: logging.LogRecord) -> bool:

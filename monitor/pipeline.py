@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from monitor import metrics
-from monitor.alerts.delivery import await_other_sender, deliver_with_retries, pending_alerts
+from monitor.alerts.delivery import deliver_patiently, pending_alerts
 from monitor.alerts.digest import flush_digests, record_alerts
 from monitor.context import RATES_KEY, Context, now_iso
 from monitor.errors import MonitorError
@@ -196,11 +196,12 @@ class CycleReport:
     alerts: dict[str, int] = field(default_factory=dict)
 
 
-def run_cycle(ctx: Context, attempts: int = 3, pause: float = 1.0) -> CycleReport:
+def run_cycle(ctx: Context, patience: float = 60.0) -> CycleReport:
     """Poll every feed, process every new article and deliver every alert, in this process.
 
-    Returns when every alert is sent or recorded as failed. Alerts still pending from earlier
-    cycles are delivered too, and the digests that are due.
+    Alerts still pending from earlier cycles are delivered too, when due, and the digests that
+    are due. A refused alert is tried again when its next attempt falls due, for at most
+    ``patience`` seconds (``monitor.alerts.delivery.deliver_patiently``); then it stays pending.
     """
     report = CycleReport()
     articles: list[str] = []
@@ -221,9 +222,10 @@ def run_cycle(ctx: Context, attempts: int = 3, pause: float = 1.0) -> CycleRepor
         except Exception:  # nor one article the alerts of the others
             log.exception("article processing crashed: %s", article_id)
     alert_ids += flush_digests(ctx)
-    for alert_id in dict.fromkeys(alert_ids + pending_alerts(ctx)):
-        status = deliver_with_retries(ctx, alert_id, attempts, pause)
-        if status == "sending":
-            status = await_other_sender(ctx, alert_id)
+    now = time.time()
+    due = dict.fromkeys(alert_ids, now)
+    for alert in pending_alerts(ctx):
+        due.setdefault(alert.id, alert.due_at or now)
+    for status in deliver_patiently(ctx, due, patience).values():
         report.alerts[status] = report.alerts.get(status, 0) + 1
     return report

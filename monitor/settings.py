@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     delivery_attempts: int = 8
     """Attempts per alert and target before it is recorded as failed for good."""
 
+    delivery_backoff: float = Field(default=15.0, gt=0)
+    """Seconds before the second attempt at an alert; each later wait doubles (with jitter, at
+    most half an hour)."""
+
     delivery_max_hours: float = 24.0
     """Hours after an alert was made after which a failed attempt is its last."""
 

@@ -116,6 +116,9 @@ def create_app(settings: Settings | None = None) -> Celery:
         task_soft_time_limit=120,
         task_time_limit=150,
         worker_hijack_root_logger=False,
+        # The terminal:// channel prints alerts on the worker's standard output; Celery would
+        # turn them into log records.
+        worker_redirect_stdouts=False,
         # On SIGTERM (a deploy, a scale-down) the worker stops taking messages and finishes the
         # tasks it runs; with REMAP_SIGTERM=SIGQUIT this becomes a soft shutdown that waits this
         # long, then stops, and the unacknowledged messages go back to the queue.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.feeds import rss
-from tests.support.files import FIXTURES, SEED_TITLE
+from tests.support.files import SEED, SEED_TITLE
 from tests.support.mail import SmtpSink, text_parts
 from tests.support.servers import SiteServer, WebhookSink
 from tests.support.worker import CeleryWorker
@@ -52,7 +52,7 @@ rules:
 
 
 def serve_seed(site: SiteServer) -> str:
-    article = site.route("/news/musk-putin.html", (FIXTURES / "seed_article_ar.html").read_bytes())
+    article = site.route("/news/musk-putin.html", SEED.read_bytes())
     return site.route(
         "/feed.xml",
         rss(

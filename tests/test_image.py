@@ -115,7 +115,7 @@ def test_the_command_runs_in_the_image(image: Built, buildah: Buildah) -> None:
         container, ["monitor", "rules", "validate", RULES_IN_IMAGE], mounts=[example]
     )
     assert valid.returncode == 0, valid.stderr
-    assert valid.stdout.startswith(f"{RULES_IN_IMAGE}: ok (1 feeds, 4 entities, 5 rules)")
+    assert valid.stdout.startswith(f"{RULES_IN_IMAGE}: ok (12 feeds, 4 entities, 6 rules)")
 
 
 def test_health_says_in_one_line_that_redis_is_absent_and_ok_when_it_answers(

@@ -9,7 +9,7 @@ import pytest
 
 from monitor.pipeline import run_cycle
 from tests.support.feeds import rss
-from tests.support.files import FIXTURES
+from tests.support.files import SEED
 from tests.support.servers import SiteServer, WebhookSink, free_port
 
 
@@ -33,7 +33,7 @@ rules:
 def test_bad_feeds_are_logged_in_one_line_and_the_good_one_still_alerts(
     open_contexts, site: SiteServer, webhook: WebhookSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    article = site.route("/a.html", (FIXTURES / "seed_article_ar.html").read_bytes())
+    article = site.route("/a.html", SEED.read_bytes())
     good = site.route(
         "/good.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
     )
@@ -93,13 +93,15 @@ def test_unreachable_page_falls_back_to_the_feed_summary(
 def test_a_target_that_stays_down_is_recorded_failed(
     open_contexts, site: SiteServer, webhook: WebhookSink
 ) -> None:
-    article = site.route("/a.html", (FIXTURES / "seed_article_ar.html").read_bytes())
+    article = site.route("/a.html", SEED.read_bytes())
     feed = site.route(
         "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
     )
     webhook.down = True
-    ctx = open_contexts(rules_text([feed], webhook.apprise_url()))
-    report = run_cycle(ctx, attempts=2, pause=0.01)
+    ctx = open_contexts(
+        rules_text([feed], webhook.apprise_url()), delivery_attempts=2, delivery_backoff=0.01
+    )
+    report = run_cycle(ctx)
     assert report.alerts == {"failed": 1}
     (key,) = ctx.store.keys("alert:")
     alert = ctx.store.get(key)
@@ -113,7 +115,7 @@ def test_a_target_that_stays_down_is_recorded_failed(
 def test_language_and_feed_filters_apply_in_the_pipeline(
     open_contexts, site: SiteServer, webhook: WebhookSink
 ) -> None:
-    article = site.route("/a.html", (FIXTURES / "seed_article_ar.html").read_bytes())
+    article = site.route("/a.html", SEED.read_bytes())
     feed = site.route(
         "/feed.xml", rss([{"title": "t", "link": article}]), content_type="application/rss+xml"
     )

@@ -36,31 +36,32 @@ import logging
 import os
 import random
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from monitor import metrics
 from monitor.alerts.make import Alert
 from monitor.alerts.secrets import redact, secrets_of
 from monitor.alerts.send import send
+from monitor.console import local_time
 from monitor.context import Context, now_iso
 from monitor.errors import ConfigError, DeliveryFailed
 from monitor.rules.model import env_names, expand_env
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE = 15.0  # seconds before the second attempt
 # The longest wait between attempts; tasks.app.MAX_RETRY_DELAY, which the broker's visibility
 # timeout is derived from, is the same.
 BACKOFF_MAX = 1800.0
 
 
-def retry_delay(attempts: int, retry_after: float | None = None) -> float:
-    """Seconds to wait after ``attempts`` failed attempts: doubling, capped, with jitter (half
-    to all of it, so targets that failed together do not come back together). A target's own
-    ``Retry-After`` wins."""
+def retry_delay(attempts: int, base: float, retry_after: float | None = None) -> float:
+    """Seconds to wait after ``attempts`` failed attempts: ``base`` (``MONITOR_DELIVERY_BACKOFF``)
+    doubling, capped, with jitter (half to all of it, so targets that failed together do not
+    come back together). A target's own ``Retry-After`` wins."""
     if retry_after:
         return retry_after
-    delay = min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** max(0, attempts - 1))
+    delay = min(BACKOFF_MAX, base * 2.0 ** max(0, attempts - 1))
     return delay * random.uniform(0.5, 1.0)  # noqa: S311  (jitter, not cryptography)
 
 
@@ -144,19 +145,24 @@ def _record_failure(
         or alert.attempts >= ctx.settings.delivery_attempts
         or _age_hours(alert) >= ctx.settings.delivery_max_hours
     )
-    delay = retry_delay(alert.attempts, getattr(exc, "retry_after", None))
+    delay = retry_delay(
+        alert.attempts, ctx.settings.delivery_backoff, getattr(exc, "retry_after", None)
+    )
     alert.status = "failed" if give_up else "pending"
     alert.due_at = time.time() + delay
     metrics.ALERTS.labels("dead" if give_up else "failed").inc()
     ctx.store.put(f"alert:{alert.id}", alert.to_dict(), ctx.retention)
     log.warning(
-        "alert %s to %s#%d (%s, attempt %d): %s",
+        "alert %s to %s#%d, attempt %d of %d: %s; %s",
         alert.rule,
         alert.channel,
         alert.target,
-        "gave up" if give_up else f"will retry in {delay:.0f}s",
         alert.attempts,
+        ctx.settings.delivery_attempts,
         alert.last_error,
+        "recorded failed (monitor alerts retry sends it again)"
+        if give_up
+        else f"next attempt due in {delay:.1f}s",
     )
     if give_up:
         return alert.status
@@ -175,9 +181,9 @@ def alerts_with_status(ctx: Context, *statuses: str) -> list[Alert]:
     return sorted(found, key=lambda a: a.created, reverse=True)
 
 
-def pending_alerts(ctx: Context) -> list[str]:
+def pending_alerts(ctx: Context) -> list[Alert]:
     """Alerts left pending by earlier cycles or workers."""
-    return [a.id for a in alerts_with_status(ctx, "pending")]
+    return alerts_with_status(ctx, "pending")
 
 
 def stale_alerts(ctx: Context, now: float | None = None) -> list[str]:
@@ -213,14 +219,39 @@ def reset_for_retry(ctx: Context, alert_id: str) -> bool:
         ctx.store.delete(f"sending:{alert_id}")
 
 
-def deliver_with_retries(ctx: Context, alert_id: str, attempts: int, pause: float) -> str:
-    """Up to ``attempts`` tries in this process, pausing longer after each failure."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return deliver_alert(ctx, alert_id, last_attempt=attempt == attempts)
-        except DeliveryFailed:
-            time.sleep(pause * attempt)
-    return "failed"
+def deliver_patiently(ctx: Context, due: Mapping[str, float], patience: float) -> dict[str, str]:
+    """Deliver alerts, each when it is due (epoch seconds), trying a refused one again when its
+    next attempt falls due (``MONITOR_DELIVERY_BACKOFF``, ``MONITOR_DELIVERY_ATTEMPTS``), for at
+    most ``patience`` seconds; return each alert's status. An alert whose next attempt falls
+    after that stays ``pending``, for a worker or a later cycle."""
+    deadline = time.time() + patience
+    waiting = dict(due)
+    statuses: dict[str, str] = {}
+    while waiting:
+        for alert_id in [i for i, at in waiting.items() if at <= time.time()]:
+            try:
+                status = deliver_alert(ctx, alert_id)
+            except DeliveryFailed as exc:
+                waiting[alert_id] = time.time() + (exc.retry_after or 0.0)
+                statuses[alert_id] = "pending"
+                continue
+            if status == "sending":
+                status = await_other_sender(ctx, alert_id)
+            statuses[alert_id] = status
+            del waiting[alert_id]
+        next_due = min(waiting.values(), default=deadline + 1)
+        if next_due > deadline:
+            break
+        time.sleep(max(0.0, next_due - time.time()))
+    for alert_id, at in waiting.items():
+        statuses[alert_id] = "pending"
+        log.info(
+            "alert %s left pending: its next attempt is due at %s, after this run; a running "
+            "worker or the next cycle makes it",
+            alert_id,
+            local_time(datetime.fromtimestamp(at, UTC).isoformat(), ctx.settings.timezone),
+        )
+    return statuses
 
 
 def await_other_sender(ctx: Context, alert_id: str) -> str:

@@ -197,7 +197,8 @@ def template_values(alert: dict[str, Any], zone: str) -> dict[str, Any]:
         "snippet_html": Markup(alert.get("snippet_html", "")),  # noqa: S704
         "snippet_md": md(alert.get("snippet", "")).replace("⟦", "**").replace("⟧", "**"),
         "amounts": [
-            {"converted": None, "converted_currency": None, **a} for a in alert.get("amounts", [])
+            {"converted": None, "converted_currency": None, **a}
+            for a in _once_each(alert.get("amounts", []))
         ],
         "items": [
             {
@@ -212,17 +213,28 @@ def template_values(alert: dict[str, Any], zone: str) -> dict[str, Any]:
     }
 
 
+def _once_each(amounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each amount once, though the article states it more than once (in its title and again
+    in its body): a reader wants the sums, not their every mention."""
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for amount in amounts:
+        seen.setdefault((amount.get("text"), amount.get("value"), amount.get("currency")), amount)
+    return list(seen.values())
+
+
 def why(evidence: list[dict[str, Any]]) -> str:
     """The terms that matched, then the amounts that met the rule's threshold. Each term and
     amount as written sits in an isolate of its own, so Arabic beside English keeps its place
     (one isolate around them all showed "EUR 70,000,000 ≈ يورو مليون amount 70")."""
     terms = dict.fromkeys(isolate(e["term"]) for e in evidence if e["kind"] != "money")
     parts = [", ".join(terms)] if terms else []
-    amounts = [
-        f"{isolate(e['term'])} ≈ {money(e.get('converted'))} {e['name']}"
-        for e in evidence
-        if e["kind"] == "money"
-    ]
+    amounts = list(
+        dict.fromkeys(
+            f"{isolate(e['term'])} ≈ {money(e.get('converted'))} {e['name']}"
+            for e in evidence
+            if e["kind"] == "money"
+        )
+    )
     if amounts:
         parts.append("amount " + ", ".join(amounts))
     return "; ".join(parts)

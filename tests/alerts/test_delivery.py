@@ -4,9 +4,12 @@ secret in any log line, stored error or command output."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -65,11 +68,13 @@ def test_a_target_down_for_a_while_gets_everything_once_and_the_other_is_not_res
 ) -> None:
     serve_articles(site, 2)
     ctx = make_context(
-        rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()])
+        rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()]),
+        delivery_attempts=4,
+        delivery_backoff=0.01,
     )
     webhook.fail_next(3)  # the webhook refuses its first three deliveries, then comes back
 
-    report = run_cycle(ctx, attempts=4, pause=0.01)
+    report = run_cycle(ctx)
 
     assert report.alerts == {"sent": 8}  # 2 articles × 2 rules × 2 targets
     assert len(webhook.failed) == 3
@@ -84,11 +89,13 @@ def test_every_attempt_at_an_alert_carries_the_same_idempotency_key(
 ) -> None:
     serve_articles(site, 1)
     ctx = make_context(
-        rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()])
+        rules_yaml([site.url("/feed.xml")], [smtp.apprise_url(), webhook.apprise_url()]),
+        delivery_attempts=3,
+        delivery_backoff=0.01,
     )
     webhook.fail_next(2)
 
-    assert run_cycle(ctx, attempts=3, pause=0.01).alerts == {"sent": 4}
+    assert run_cycle(ctx).alerts == {"sent": 4}
 
     alerts = {k.removeprefix("alert:"): ctx.store.get(k) for k in ctx.store.keys("alert:")}
     hook_ids = {i for i, a in alerts.items() if a is not None and a["target"] == 1}
@@ -152,16 +159,22 @@ def test_a_target_down_for_good_is_dead_lettered_and_retry_sends_it(
     make_context, site: SiteServer, webhook: WebhookSink, tmp_path: Path
 ) -> None:
     serve_articles(site, 1)
-    ctx = make_context(rules_yaml([site.url("/feed.xml")], [webhook.apprise_url()]))
+    ctx = make_context(
+        rules_yaml([site.url("/feed.xml")], [webhook.apprise_url()]),
+        delivery_attempts=2,
+        delivery_backoff=0.01,
+    )
     webhook.down = True
-    assert run_cycle(ctx, attempts=2, pause=0.01).alerts == {"failed": 2}
+    assert run_cycle(ctx).alerts == {"failed": 2}
 
     listing = run_monitor("alerts", env=env_of(ctx, tmp_path))
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()
     assert lines[0] == "2 failed"
-    assert len(lines) == 3 and all("failed" in line and "desk#0" in line for line in lines[1:])
-    assert all("last error:" in line for line in lines[1:])
+    assert lines[1].split()[:2] == ["id", "status"]
+    rows, errors = lines[2::2], lines[3::2]
+    assert len(rows) == 2 and all(r.split()[1] == "failed" and "desk#0" in r for r in rows)
+    assert len(errors) == 2 and all(e.startswith("    last error: ") for e in errors)
 
     webhook.down = False
     retried = run_monitor("alerts", "retry", "--all-failed", env=env_of(ctx, tmp_path))
@@ -193,9 +206,11 @@ def test_no_secret_reaches_a_log_line_a_stored_error_or_the_command_output(
         f"mailtos://alerts:${{SMTP_PASSWORD}}@127.0.0.1:{closed}?to=desk@example.org",
         f"json://127.0.0.1:{closed}/hooks/${{HOOK_TOKEN}}",
     ]
-    ctx = make_context(rules_yaml([site.url("/feed.xml")], targets))
+    ctx = make_context(
+        rules_yaml([site.url("/feed.xml")], targets), delivery_attempts=2, delivery_backoff=0.01
+    )
     with caplog.at_level(logging.DEBUG):
-        assert run_cycle(ctx, attempts=2, pause=0.01).alerts == {"failed": 4}
+        assert run_cycle(ctx).alerts == {"failed": 4}
     records = [ctx.store.get(k) for k in ctx.store.keys("alert:")]
     assert all(r is not None and r["last_error"] for r in records)
     env = {**env_of(ctx, tmp_path), "SMTP_PASSWORD": password, "HOOK_TOKEN": token}
@@ -232,9 +247,63 @@ def test_a_cycle_that_finds_an_alert_leased_by_a_dead_worker_says_it_waits(
     # as a worker killed mid-send leaves it
     assert ctx.store.claim(f"sending:{pending[0]}", 1.5, {"at": "then"})
     with caplog.at_level(logging.INFO, logger="monitor"):
-        report = run_cycle(ctx, attempts=1, pause=0.0)
+        report = run_cycle(ctx)
     assert report.alerts == {"sent": len(pending)}
     waits = [
         r.getMessage() for r in caplog.records if "another process is delivering" in r.getMessage()
     ]
     assert len(waits) == 1 and pending[0] in waits[0] and "at most 1.5 s" in waits[0]
+
+
+def attempts_by_alert(webhook: WebhookSink) -> dict[str, list[float]]:
+    """When each alert's attempts reached the webhook, by its idempotency key."""
+    times: dict[str, list[float]] = {}
+    for post in webhook.failed + webhook.received:
+        times.setdefault(post["headers"]["Idempotency-Key"], []).append(post["at"])
+    return {key: sorted(at) for key, at in times.items()}
+
+
+def test_poll_once_makes_the_attempts_the_settings_say_when_it_says_it_will(
+    make_context, site: SiteServer, webhook: WebhookSink, tmp_path: Path
+) -> None:
+    """It used to log "will retry in 20s", then try again a second later, three times in all
+    whatever MONITOR_DELIVERY_ATTEMPTS said."""
+    serve_articles(site, 1)
+    ctx = make_context(rules_yaml([site.url("/feed.xml")], [webhook.apprise_url()]))
+    webhook.down = True
+    env = env_of(ctx, tmp_path) | {
+        "MONITOR_DELIVERY_ATTEMPTS": "4",
+        "MONITOR_DELIVERY_BACKOFF": "0.4",
+        "MONITOR_LOG_JSON": "true",
+    }
+    done = run_monitor("poll", "--once", env=env)
+    assert done.returncode == 1
+    assert done.stdout.strip().endswith("alerts: 2 failed")
+    said = [json.loads(line)["message"] for line in done.stderr.splitlines() if line[:1] == "{"]
+    promised = [float(m) for m in re.findall(r"next attempt due in ([0-9.]+)s", "\n".join(said))]
+    times = attempts_by_alert(webhook)
+    assert [len(at) for at in times.values()] == [4, 4]
+    assert len(promised) == 6  # three waits per alert; the fourth attempt was the last
+    gaps = sorted(later - earlier for at in times.values() for earlier, later in pairwise(at))
+    # Each wait is at least what the log promised (0.2 to 3.2 s here), give or take rounding.
+    assert all(gap >= wait - 0.06 for gap, wait in zip(gaps, sorted(promised), strict=True))
+    assert sum("of 4: " in m for m in said) == 8
+
+
+def test_poll_once_leaves_an_alert_not_yet_due_for_a_later_run(
+    make_context, site: SiteServer, webhook: WebhookSink, tmp_path: Path
+) -> None:
+    serve_articles(site, 1)
+    ctx = make_context(rules_yaml([site.url("/feed.xml")], [webhook.apprise_url()]))
+    webhook.down = True
+    env = env_of(ctx, tmp_path) | {"MONITOR_DELIVERY_BACKOFF": "3"}
+    first = run_monitor("poll", "--once", "--wait", "0", env=env)
+    assert first.returncode == 1 and first.stdout.strip().endswith("alerts: 2 pending")
+    assert "left pending: its next attempt is due at " in first.stderr
+    again = run_monitor("poll", "--once", "--wait", "0", env=env)  # not due yet: not tried
+    assert again.returncode == 1 and again.stdout.strip().endswith("alerts: 2 pending")
+    assert len(webhook.failed) == 2
+    webhook.down = False
+    done = run_monitor("poll", "--once", "--wait", "5", env=env)  # waits until they are due
+    assert done.returncode == 0 and done.stdout.strip().endswith("alerts: 2 sent")
+    assert len(webhook.received) == 2

@@ -37,7 +37,7 @@ from monitor.text.extract import extract_article  # noqa: E402
 from monitor.text.words import FoldedText  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
-SEED = ROOT / "tests" / "fixtures" / "seed_article_ar.html"
+SEED = ROOT / "monitor" / "demo" / "articles" / "ar-musk-putin.html"
 # An English news story of ordinary length and density: a dozen distinct paragraphs, two sums
 # of money, names that the example rules watch.
 ENGLISH_PARAGRAPHS = [

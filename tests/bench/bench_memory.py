@@ -36,7 +36,7 @@ def tree(pid):
 
 tmp = Path(tempfile.mkdtemp())
 with RedisServer() as redis, SiteServer() as site, WebhookSink() as hook:
-    seed = (ROOT / "tests" / "fixtures" / "seed_article_ar.html").read_bytes()
+    seed = (ROOT / "monitor" / "demo" / "articles" / "ar-musk-putin.html").read_bytes()
     links = [site.route(f"/s{i}.html", seed) for i in range(20)]
     feed = site.route(
         "/feed.xml",

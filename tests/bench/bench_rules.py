@@ -81,7 +81,7 @@ def articles() -> dict[str, str]:
     by_lang: dict[str, list[str]] = {}
     for case in corpus:
         by_lang.setdefault(case["lang"], []).append(case["text"])
-    seed = (ROOT / "tests/fixtures/seed_article_ar.html").read_bytes()
+    seed = (ROOT / "monitor/demo/articles/ar-musk-putin.html").read_bytes()
     out = {}
     for lang in LANGUAGES:
         lead = {"ar": [extract_article(seed, "http://127.0.0.1/").text], "en": ENGLISH_PARAGRAPHS}

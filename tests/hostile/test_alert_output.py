@@ -62,7 +62,7 @@ def test_a_template_past_its_bounds_gives_way_to_the_default(
     extra = f"    templates:\n      text: '{template}'\n"
     ctx = open_contexts(rules_with(feed, webhook.apprise_url(), extra))
     with caplog.at_level(logging.WARNING, logger="monitor"):
-        assert run_cycle(ctx, attempts=1, pause=0.0).alerts == {"sent": 1}
+        assert run_cycle(ctx).alerts == {"sent": 1}
     (post,) = webhook.wait_for(1)
     assert post["json"]["message"].startswith("Rule: musk-putin (matched:")
     assert len(post["body"]) < 10_000
@@ -82,7 +82,7 @@ def test_markdown_in_a_link_stays_one_link_in_chat(
     )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("HOOK", "abcdefghijklmnopqrstuvwxyz")
-        assert run_cycle(ctx, attempts=1, pause=0.0).alerts == {"sent": 1}
+        assert run_cycle(ctx).alerts == {"sent": 1}
     (post,) = webhook.wait_for(1)
     text = post["json"]["text"]
     links = re.findall(r"\]\(([^)]*)\)", text)

@@ -82,7 +82,7 @@ def test_a_feed_of_impossible_dates_stops_neither_the_cycle_nor_the_feeds_after_
     story = site.route("/story.html", SEED.read_bytes())
     good = site.route("/good.xml", rss([{"title": "t", "link": story}]), content_type=RSS_TYPE)
     ctx = open_contexts(rules_for([odd, good], webhook.apprise_url()))
-    report = run_cycle(ctx, attempts=1, pause=0.0)
+    report = run_cycle(ctx)
     assert (report.feeds, report.feeds_failed, report.articles) == (2, 0, 2)
     assert report.alerts == {"sent": 1}
     assert len(webhook.wait_for(1)) == 1
@@ -103,7 +103,7 @@ def test_a_title_of_megabytes_is_clipped_and_its_alert_is_mailed(
         state_dir=tmp_path_factory.mktemp("state"), allow_private_networks=True, total_timeout=5.0
     )
     ctx = contexts(settings, rules_for([feed], smtp.apprise_url()))
-    report = run_cycle(ctx, attempts=1, pause=0.0)
+    report = run_cycle(ctx)
     assert report.alerts == {"sent": 1}
     (message,) = smtp.wait_for(1)
     subject = str(message["Subject"])

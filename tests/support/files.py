@@ -6,5 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-SEED = FIXTURES / "seed_article_ar.html"  # the Arabic news article the project was given
+SEED = (
+    ROOT / "monitor" / "demo" / "articles" / "ar-musk-putin.html"
+)  # the Arabic news article the project was given
 SEED_TITLE = "وذكرت صحيفة الأعمال الأمريكية أن ” ماسك تحدث بانتظام مع بوتين”."

@@ -315,7 +315,9 @@ class WebhookSink(_ThreadedHTTP):
             parsed: Any = json.loads(body) if body else None
         except ValueError:
             parsed = None
-        item: dict[str, Any] = {"path": path, "headers": headers, "body": body, "json": parsed}
+        item: dict[str, Any] = {
+            "path": path, "headers": headers, "body": body, "json": parsed, "at": time.monotonic()
+        }  # fmt: skip
         with self._lock:
             if self.down:
                 status = 503

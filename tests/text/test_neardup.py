@@ -358,7 +358,7 @@ def test_two_feeds_with_copies_of_one_story_alert_once_per_rule_and_target(
     ctx = open_contexts(rules_text(list(feeds), [webhook.apprise_url(), smtp.apprise_url()]))
 
     with caplog.at_level(logging.INFO, logger="monitor.pipeline"):
-        report = run_cycle(ctx, pause=0.01)
+        report = run_cycle(ctx)
 
     assert report.articles == 2
     # musk-putin and big-money fired for both copies: once each; zelensky only for the copy.
@@ -384,7 +384,7 @@ def test_with_the_check_off_each_copy_alerts(
     targets = [webhook.apprise_url(), smtp.apprise_url()]
     ctx = open_contexts(rules_text(list(feeds), targets), near_duplicate_distance=-1)
 
-    run_cycle(ctx, pause=0.01)
+    run_cycle(ctx)
 
     twice = Counter({"musk-putin": 2, "big-money": 2, "zelensky": 1})
     assert per_rule(webhook, smtp) == (twice, twice)
@@ -397,11 +397,11 @@ def test_a_copy_after_the_window_alerts_again(
     targets = [webhook.apprise_url(), smtp.apprise_url()]
     ctx = open_contexts(rules_text(list(feeds), targets), near_duplicate_window=1.0)
 
-    run_cycle(ctx, pause=0.01)
+    run_cycle(ctx)
     assert per_rule(webhook, smtp)[0] == Counter({"musk-putin": 1, "big-money": 1})
     time.sleep(1.5)
     serve_second_feed(site, site.url("/herald/2026/musk-putin.html"))
-    run_cycle(ctx, pause=0.01)
+    run_cycle(ctx)
 
     twice = Counter({"musk-putin": 2, "big-money": 2, "zelensky": 1})
     assert per_rule(webhook, smtp) == (twice, twice)
