@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -13,6 +14,7 @@ from typing import Any, BinaryIO
 import click
 
 from monitor.cli.common import rules_option, rules_path
+from monitor.cli.table import readable
 from monitor.console import colour_wanted, local_time
 from monitor.errors import MonitorError, ResponseTooLarge, UnsupportedContent, UnsupportedURL
 from monitor.fetch import fetch, make_client
@@ -130,7 +132,7 @@ def _print_readable(result: dict[str, Any], zone: str, colour: bool) -> None:
     """The report for a person: the published time in the analyst's zone, and on a terminal
     the rules that fired in colour (``color`` is passed so click's stripping agrees)."""
     click.echo(f"== {result['source']}")
-    click.echo(f"title:     {result['title']}")
+    click.echo(f"title:     {readable(result['title'])}")
     click.echo(
         f"language:  {result['language'] or 'unknown'}   "
         f"published: {local_time(result['published'], zone)}"
@@ -138,17 +140,23 @@ def _print_readable(result: dict[str, Any], zone: str, colour: bool) -> None:
     click.echo(f"text:      {len(result['text'])} characters")
     for a in result["amounts"]:
         click.echo(
-            f"amount:    {a['text']}  →  {a['value']} {a['currency']}  [{a['start']}:{a['end']}]"
+            f"amount:    {readable(a['text'])}  →  {a['value']} {a['currency']}  "
+            f"[{a['start']}:{a['end']}]"
         )
     for name, hits in result["entities"].items():
-        forms = ", ".join(dict.fromkeys(result["text"][h["start"] : h["end"]] for h in hits))
+        forms = _each_readable(result["text"][h["start"] : h["end"]] for h in hits)
         click.echo(f"entity:    {name} ×{len(hits)} ({forms})")
     if not result["fired"]:
         click.echo("fired:     nothing")
     for fired in result["fired"]:
-        terms = ", ".join(dict.fromkeys(e["term"] for e in fired["evidence"]))
+        terms = _each_readable(e["term"] for e in fired["evidence"])
         rule = click.style(fired["rule"], fg="yellow", bold=True) if colour else fired["rule"]
         click.echo(f"fired:     {rule}  (evidence: {terms})", color=colour)
+
+
+def _each_readable(terms: Iterable[str]) -> str:
+    """Terms once each, each in an isolate of its own: Arabic beside Latin keeps its place."""
+    return ", ".join(readable(term) for term in dict.fromkeys(terms))
 
 
 @click.command()

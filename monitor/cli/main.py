@@ -15,6 +15,7 @@ from monitor.cli.check import check
 from monitor.cli.common import opened_context, rules_option, rules_path, usable_store
 from monitor.cli.feeds import feeds
 from monitor.cli.rules import rules
+from monitor.cli.table import counted
 from monitor.errors import MonitorError
 from monitor.logs import configure_logging
 from monitor.rules.load import load_rules
@@ -140,8 +141,8 @@ def poll(rules: Path | None, once: bool, wait: float) -> None:
         report = run_cycle(ctx, patience=wait)
     alerts = ", ".join(f"{n} {status}" for status, n in sorted(report.alerts.items())) or "none"
     click.echo(
-        f"{report.feeds} feeds polled ({report.feeds_failed} failed), "
-        f"{report.articles} new articles, alerts: {alerts}"
+        f"{counted(report.feeds, 'feed', 'feeds')} polled ({report.feeds_failed} failed), "
+        f"{counted(report.articles, 'new article', 'new articles')}, alerts: {alerts}"
     )
     if report.feeds_failed or set(report.alerts) - {"sent"}:
         raise SystemExit(1)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from monitor.cli.table import counted
 from monitor.rules.load import load_rules
 from monitor.rules.match import Matcher
 from monitor.rules.model import missing_env
@@ -25,8 +26,9 @@ def rules_validate(file: Path) -> None:
     for name in missing_env(loaded):
         click.echo(f"{file}: warning: environment variable {name} is not set here", err=True)
     click.echo(
-        f"{file}: ok ({len(loaded.feeds)} feeds, {len(loaded.entities)} entities, "
-        f"{len(loaded.rules)} rules)"
+        f"{file}: ok ({counted(len(loaded.feeds), 'feed', 'feeds')}, "
+        f"{counted(len(loaded.entities), 'entity', 'entities')}, "
+        f"{counted(len(loaded.rules), 'rule', 'rules')})"
     )
 
 

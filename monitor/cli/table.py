@@ -114,6 +114,17 @@ def _isolated(text: str) -> str:
     return isolate(text) if needs else text
 
 
+def counted(number: int, one: str, many: str) -> str:
+    """``1 feed``, ``2 feeds``."""
+    return f"{number} {one if number == 1 else many}"
+
+
+def readable(text: str) -> str:
+    """Text from outside as a line of output shows it: printable, on one line, and isolated
+    when it holds right-to-left letters."""
+    return _isolated(_printable(text))
+
+
 def table_lines(
     header: Sequence[str], rows: Sequence[Row], colour: bool, fit_last: bool = False
 ) -> list[str]:
@@ -133,7 +144,7 @@ def table_lines(
     lines = [click.style(heading, bold=True) if colour else heading]
     for row, row_cells in zip(rows, cells, strict=True):
         lines.append(_line(row_cells, widths, colour))
-        lines += [NOTE_INDENT + _isolated(_printable(note)) for note in row.notes]
+        lines += [NOTE_INDENT + readable(note) for note in row.notes]
     return lines
 
 

@@ -137,7 +137,7 @@ def test_poll_once_delivers_then_sends_nothing_more(
     }
     first = monitor("poll", "--once", env=env)
     assert first.returncode == 0, first.stderr
-    assert "1 new articles, alerts: 2 sent" in first.stdout
+    assert "1 new article, alerts: 2 sent" in first.stdout
     assert len(smtp.messages) == 2
     second = monitor("poll", "--once", env=env)
     assert "0 new articles, alerts: none" in second.stdout
@@ -262,7 +262,7 @@ def test_poll_once_exits_1_when_a_feed_or_an_alert_failed(
     feed_failed = monitor(
         "poll", "--once", env={**env, "MONITOR_RULES": str(rules_with_feeds(tmp_path, [broken]))}
     )
-    assert feed_failed.returncode == 1 and "1 feeds polled (1 failed)" in feed_failed.stdout
+    assert feed_failed.returncode == 1 and "1 feed polled (1 failed)" in feed_failed.stdout
     refused = f"json://127.0.0.1:{free_port()}/closed"  # nothing listens there
     rules = rules_with_feeds(tmp_path, [seed_feed(site)], refused)
     alert_failed = monitor(

@@ -446,3 +446,19 @@ def test_check_colours_what_fired_on_a_terminal(env: dict[str, str], tmp_path: P
     coloured = monitor_on_a_terminal("check", str(page), env=env)
     assert click.style("musk-watch", fg="yellow", bold=True) in coloured
     assert ANSI.sub("", coloured) == plain
+
+
+def test_check_isolates_each_right_to_left_term_on_its_own(tmp_path: Path) -> None:
+    """Arabic and Latin evidence on one line each keep their place; one isolate around all of
+    them, or none, let a right-to-left run reorder the Latin beside it."""
+    page = ROOT / "monitor" / "demo" / "articles" / "ar-musk-putin.html"
+    shown = monitor("check", "--rules", str(ROOT / "examples" / "rules.yaml"), str(page), env={})
+    lines = [
+        line
+        for line in shown.splitlines()
+        if line.startswith(("title:", "amount:", "entity:", "fired:"))
+    ]
+    assert len(lines) > 8
+    assert [line for line in lines if strong_rtl_outside_isolates(line)] == []
+    starlink = next(line for line in lines if line.startswith("fired:     starlink "))
+    assert starlink.endswith(f"(evidence: {FSI}ستارلينك{PDI}, Starlink)")
