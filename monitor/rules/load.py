@@ -267,21 +267,63 @@ def _without(data: dict[str, Any], broken: set[Path_]) -> dict[str, Any]:
     return kept
 
 
-def _validate(data: dict[str, Any]) -> tuple[RulesFile, list[int], list[ErrorDetails]]:
-    """The file as the schema reads it, the schema's errors, and where in the file's rules
-    list each rule kept stands. A part with an error (a whole section, or one feed, entity,
-    channel, rate or rule) is left out, so that the rest is still checked."""
+def _validate(
+    data: dict[str, Any], marks: dict[Path_, yaml.Mark]
+) -> tuple[RulesFile, list[int], list[ErrorDetails], set[int]]:
+    """The file as the schema reads it, the schema's errors, where in the file's rules list
+    each rule kept stands, and which of them were mended. A part with an error (a whole
+    section, or one feed, entity, channel, rate or rule) is left out, so that the rest is still
+    checked; a rule is first mended (``_mended``) so that its references are checked too."""
     try:
         rules = RulesFile.model_validate(data)
-        return rules, list(range(len(rules.rules))), []
+        return rules, list(range(len(rules.rules))), [], set()
     except ValidationError as exc:
         errors = exc.errors()
-    broken = {tuple(error["loc"][:2]) for error in errors}
+    data, mended = _mended(data, errors, marks)
+    try:
+        RulesFile.model_validate(data)
+        broken: set[Path_] = set()
+    except ValidationError as exc:
+        broken = {tuple(error["loc"][:2]) for error in exc.errors()}
     # What is left holds by construction: each part of it passed on its own, and no check of
     # the schema spans two parts of a section.
     rules = RulesFile.model_validate(_without(data, broken))
     numbers = [] if ("rules",) in broken else range(len(data.get("rules", ())))
-    return rules, [i for i in numbers if ("rules", i) not in broken], errors
+    return rules, [i for i in numbers if ("rules", i) not in broken], errors, mended
+
+
+def _mended(
+    data: dict[str, Any], errors: list[ErrorDetails], marks: dict[Path_, yaml.Mark]
+) -> tuple[dict[str, Any], set[int]]:
+    """The file with each rule the schema refused read as its author meant it, where that can
+    be told: a misspelt key (``notfiy``) as the key it is closest to, when that one is not
+    there; a key with a wrong value left out. So ``notify: [dsek]`` is still checked in a rule
+    whose ``money.min`` is not a number. Returns the places of the rules mended: only their
+    references are checked, so what was left out is not reported again as missing. A key
+    read as another keeps its place in the file: ``marks`` learns the new name of each."""
+    rules = data.get("rules")
+    if not isinstance(rules, list):
+        return data, set()
+    mended = list(rules)
+    changed: set[int] = set()
+    for error in errors:
+        loc = tuple(error["loc"])
+        if len(loc) < 3 or loc[0] != "rules" or not isinstance(mended[int(loc[1])], dict):
+            continue
+        index, key = int(loc[1]), str(loc[2])
+        rule = mended[index] = dict(mended[index])
+        changed.add(index)
+        if key not in rule:
+            continue
+        value = rule.pop(key)
+        meant = closest(key, _keys_at(("rules", index)))
+        if error["type"] == "extra_forbidden" and meant is not None and meant not in rule:
+            rule[meant] = value
+            written = ("rules", index, key)
+            for place, mark in list(marks.items()):
+                if place[:3] == written:
+                    marks[("rules", index, meant, *place[3:])] = mark
+    return {**data, "rules": mended}, changed
 
 
 # --- the names the rules refer to -------------------------------------------------------------
@@ -383,9 +425,12 @@ def _undeclared(
     ]
 
 
-def _check_rule(rule: Rule, where: Path_, declared: _Declared) -> list[Problem]:
+def _check_rule(rule: Rule, where: Path_, declared: _Declared, mended: bool) -> list[Problem]:
+    """A rule's references, and, unless parts of it were left out (``mended``), whether it
+    states a condition and a money range."""
     problems: list[Problem] = []
-    if (rule.entities, rule.keywords, rule.query, rule.money) == (None, None, None, None):
+    stated = (rule.entities, rule.keywords, rule.query, rule.money)
+    if stated == (None, None, None, None) and not mended:
         reason = f"rule {rule.name!r} states no condition (entities, keywords, query or money)"
         problems.append((where, reason, None))
     problems += _check_query(rule, where, declared.entities)
@@ -418,8 +463,11 @@ def _check_rule(rule: Rule, where: Path_, declared: _Declared) -> list[Problem]:
     return problems
 
 
-def _check_rules(rules: RulesFile, numbers: list[int], declared: _Declared) -> list[Problem]:
-    """Each rule's references and conditions; ``numbers`` are the rules' places in the file."""
+def _check_rules(
+    rules: RulesFile, numbers: list[int], declared: _Declared, mended: set[int]
+) -> list[Problem]:
+    """Each rule's references and conditions; ``numbers`` are the rules' places in the file,
+    ``mended`` those of the rules read without their broken parts."""
     problems: list[Problem] = []
     seen: set[str] = set()
     for i, rule in zip(numbers, rules.rules, strict=True):
@@ -427,7 +475,7 @@ def _check_rules(rules: RulesFile, numbers: list[int], declared: _Declared) -> l
         if rule.name in seen:
             problems.append(((*where, "name"), f"duplicate rule name {rule.name!r}", None))
         seen.add(rule.name)
-        problems += _check_rule(rule, where, declared)
+        problems += _check_rule(rule, where, declared, i in mended)
     return problems
 
 
@@ -557,11 +605,11 @@ def _parse_rules(text: str, path: str) -> RulesFile:
         raise RulesError(
             path, [(1, 1, "the file must be a mapping with feeds, entities, channels and rules")]
         )
-    rules, numbers, errors = _validate(data)
+    rules, numbers, errors, mended = _validate(data, marks)
     problems += _schema_problems(errors, marks)
     declared = _declared(data)
     checks = _check_entities(rules.entities) + _check_channels(rules.channels)
-    for loc, reason, offset in checks + _check_rules(rules, numbers, declared):
+    for loc, reason, offset in checks + _check_rules(rules, numbers, declared, mended):
         line, column = _position_in(text, marks, loc, offset)
         problems.append((line, column, reason))
     if problems:

@@ -250,6 +250,7 @@ def test_schema_and_reference_errors_come_in_one_pass_sorted_by_line(tmp_path: P
         "rules.yaml:10:40: unknown entity 'ptin' in rule 'two'; did you mean 'putin'?",
         "rules.yaml:11:37: unknown entity 'elon' in rule 'three'",
         "rules.yaml:11:54: unknown channel 'dsek' in rule 'three'; did you mean 'desk'?",
+        "rules.yaml:12:12: duplicate rule name 'two'",
         "rules.yaml:12:59: rules[3]: unknown key 'colour'",
         "rules.yaml:13:12: duplicate rule name 'two'",
     ]
@@ -268,10 +269,29 @@ def test_a_duplicate_key_is_reported_with_the_rest(tmp_path: Path) -> None:
     ]
 
 
-def test_a_rule_the_schema_refused_is_not_checked_further(tmp_path: Path) -> None:
+def test_a_rule_the_schema_refused_is_still_checked_for_its_references(tmp_path: Path) -> None:
     rule = "  - {name: r, entities: {any: [nobody]}, notify: [nowhere], inflect: maybe}\n"
     assert refusal(tmp_path, HEAD + rule) == [
-        "rules.yaml:9:70: rules[0].inflect: true or false is expected, got 'maybe'"
+        "rules.yaml:9:32: unknown entity 'nobody' in rule 'r'",
+        "rules.yaml:9:51: unknown channel 'nowhere' in rule 'r'",
+        "rules.yaml:9:70: rules[0].inflect: true or false is expected, got 'maybe'",
+    ]
+
+
+def test_a_misspelt_key_is_read_as_the_key_meant_and_a_broken_condition_is_not_missed(
+    tmp_path: Path,
+) -> None:
+    """Its value is checked as what it was meant to be, and a rule whose only condition is
+    broken is not said to state none as well."""
+    text = HEAD + (
+        "  - {name: a, entities: {all: [ptin]}, notfiy: [dsek]}\n"
+        "  - {name: b, money: {min: lots, currency: EUR}, notify: [desk]}\n"
+    )
+    assert refusal(tmp_path, text) == [
+        "rules.yaml:9:32: unknown entity 'ptin' in rule 'a'; did you mean 'putin'?",
+        "rules.yaml:9:40: rules[0]: unknown key 'notfiy'; did you mean 'notify'?",
+        "rules.yaml:9:49: unknown channel 'dsek' in rule 'a'; did you mean 'desk'?",
+        "rules.yaml:10:28: rules[1].money.min: a number is expected, got 'lots'",
     ]
 
 
