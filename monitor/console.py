@@ -26,6 +26,7 @@ import click
 from apprise.decorators import notify
 
 TERMINAL_SCHEME = "terminal"
+_NO_ISOLATES = dict.fromkeys(range(0x2066, 0x206A))  # LRI, RLI, FSI, PDI
 _MARKED = re.compile(r"⟦([^⟦⟧]*)⟧")
 # Threads of one process print whole alerts, never interleaved lines.
 _PRINTING = threading.Lock()
@@ -59,7 +60,10 @@ def colour_wanted(stream: IO[Any]) -> bool:
 
 def terminal_alert(subject: str, body: str, *, colour: bool) -> str:
     """An alert as the terminal channel prints it: a rule of the subject, then the body, with
-    the matched words marked in colour (or between ``⟦ ⟧`` without colour)."""
+    the matched words marked in colour (or between ``⟦ ⟧`` without colour), and without the
+    Unicode isolates the text template puts around free text."""
+    # Terminals do not run the bidi algorithm on isolates; many show them as boxes.
+    subject, body = subject.translate(_NO_ISOLATES), body.translate(_NO_ISOLATES)
     head = f"── {subject} "
     head += "─" * max(3, 72 - len(head))
     if not colour:

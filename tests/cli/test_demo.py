@@ -89,6 +89,7 @@ def test_the_demo_prints_each_alert_of_the_samples_once_and_cleans_up(tmp_path: 
     assert code == 0, "\n".join(err.lines[-20:])
     assert "\x1b[" not in "\n".join(out.lines)  # a pipe gets no colour
     assert "⟦ماسك⟧" in "\n".join(out.lines)  # the matched words marked in the Arabic seed
+    assert not {"\u2068", "\u2069"} & set("\n".join(out.lines))  # terminals show isolates as boxes
     rules_file = Path(re.search(r"rules: (\S+)", out.lines[1])[1])  # type: ignore[index]
     assert not rules_file.parent.exists()  # its temporary state is gone
     assert not (tmp_path / "user-state").exists()  # and the user's was never touched
