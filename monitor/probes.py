@@ -53,7 +53,8 @@ def check_rules(path: Path | None) -> str | None:
     if path is None:
         return "rules: no rules file (set MONITOR_RULES)"
     try:
-        load_rules(path)
+        # A bad line of a feed list is skipped by the workers, who poll the rest: not a fault.
+        load_rules(path, skip_bad_list_lines=True)
     except RulesError as exc:
         return f"rules: {exc.reason}"
     return None

@@ -13,13 +13,12 @@ from typing import Any, BinaryIO
 
 import click
 
-from monitor.cli.common import rules_option, rules_path
+from monitor.cli.common import rules_option, rules_path, usable_rules
 from monitor.cli.table import readable
 from monitor.console import colour_wanted, local_time
 from monitor.errors import MonitorError, ResponseTooLarge, UnsupportedContent, UnsupportedURL
 from monitor.fetch import fetch, make_client
 from monitor.money.amounts import Amount
-from monitor.rules.load import load_rules
 from monitor.rules.match import Evidence, Matcher, Report
 from monitor.settings import Settings, load_settings
 from monitor.text.extract import (
@@ -167,7 +166,7 @@ def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
     """Show what the rules find in pages or text (URL, HTML or text file, or - for stdin).
     Sends nothing; exit 1 when a source cannot be read."""
     settings = load_settings()
-    matcher = Matcher(load_rules(rules_path(rules, settings)).rules)
+    matcher = Matcher(usable_rules(rules_path(rules, settings)))
     failed = False
     for source in sources:
         try:

@@ -11,7 +11,8 @@ import click
 
 from monitor.context import Context, open_context
 from monitor.probes import check_store
-from monitor.rules.load import load_rules
+from monitor.rules.load import load_rules, skipped_lines
+from monitor.rules.model import RulesFile
 from monitor.settings import Settings, load_settings
 
 rules_option = click.option(
@@ -37,12 +38,22 @@ def opened_context(rules: Path | None) -> Iterator[Context]:
     stored copy as in a running worker; the command group reports it (``monitor.cli.main``)."""
     settings = load_settings()
     path = rules_path(rules, settings)
-    load_rules(path)
+    usable_rules(path)
     ctx = open_context(settings, path)
     try:
         yield ctx
     finally:
         ctx.close()
+
+
+def usable_rules(path: Path) -> RulesFile:
+    """The rules at ``path``: a ``RulesError`` when the file does not validate; a bad line of
+    a feed list said on standard error and left out, as the workers leave it out, so the other
+    feeds are still polled."""
+    loaded = load_rules(path, skip_bad_list_lines=True)
+    for line in skipped_lines(loaded):
+        click.echo(f"warning: {line}", err=True)
+    return loaded.rules
 
 
 def usable_store(settings: Settings) -> None:

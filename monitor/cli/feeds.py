@@ -1,16 +1,34 @@
-"""``monitor feeds``: the health of every feed of the rules file, as a table or JSON lines."""
+"""``monitor feeds``: the health of every feed of the rules file, as a table or JSON lines;
+``monitor feeds export`` and ``monitor feeds import``: feeds in and out as OPML, so a desk can
+move its list between the monitor and a feed reader."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from monitor.cli.common import opened_context, rules_option
-from monitor.cli.table import Cell, Row, echo_table, last_error_notes, status_cell
+from monitor.cli.common import opened_context, rules_option, rules_path
+from monitor.cli.table import Cell, Row, counted, echo_table, last_error_notes, status_cell
 from monitor.console import local_time
 from monitor.ingest.health import FeedHealth
+from monitor.rules.feedlists import (
+    ListDefaults,
+    ListUnreadable,
+    ReadList,
+    feed_list_text,
+    merge_feeds,
+    opml_document,
+    read_feed_list,
+    wants_opml,
+)
+from monitor.rules.load import load_rules
+from monitor.rules.model import Feed
+from monitor.settings import load_settings
 
 HEADER = ("feed", "status", "errors", "last success", "next poll", "items")
 
@@ -35,16 +53,104 @@ def _row(record: FeedHealth, zone: str) -> Row:
     return Row(cells, last_error_notes(data.get("last_error")))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @rules_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed, one per line.")
-def feeds(rules: Path | None, as_json: bool) -> None:
-    """Show each feed's health: last status, errors in a row, last success, next poll."""
-    with opened_context(rules) as ctx:
-        records = [FeedHealth.load(ctx.store, feed.url) for feed in ctx.rules.feeds]
-        zone = ctx.settings.timezone
+@click.pass_context
+def feeds(ctx: click.Context, rules: Path | None, as_json: bool) -> None:
+    """Show each feed's health: last status, errors in a row, last success, next poll.
+
+    With a command: export the feeds as OPML, or import a feed list."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with opened_context(rules) as opened:
+        records = [FeedHealth.load(opened.store, feed.url) for feed in opened.rules.feeds]
+        zone = opened.settings.timezone
     if as_json:
         for record in records:
             click.echo(json.dumps({"url": record.url, **record.data}, ensure_ascii=False))
         return
     echo_table(HEADER, [_row(record, zone) for record in records])
+
+
+@feeds.command("export")
+@rules_option
+def export_feeds(rules: Path | None) -> None:
+    """Write every feed as OPML 2.0 to standard output.
+
+    Every feed of the rules file and of its feed lists, one outline each: its tags as its
+    category, its every and name as attributes of those names. Feed readers import it; so
+    does `monitor feeds import`."""
+    loaded = load_rules(rules_path(rules, load_settings()))
+    click.echo(opml_document(loaded.rules.feeds), nl=False)
+
+
+def _read_or_exit(path: Path, defaults: ListDefaults) -> ReadList:
+    try:
+        return read_feed_list(path, str(path), defaults)
+    except ListUnreadable as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace the file in one step: a worker re-reading the list never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _list_text(feeds: Sequence[Feed], as_opml: bool) -> str:
+    try:
+        return feed_list_text(feeds, as_opml)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@feeds.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--into",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The feed list to add the feeds to, created when missing; a feed already in it "
+    "keeps its place and gains the new tags. OPML when its name ends in .opml or .xml, else "
+    "one URL a line. Without it, the feeds are printed one a line.",
+)
+@click.option(
+    "--tag", "tags", multiple=True, help="A tag for every feed imported; may be repeated."
+)
+@click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Import the good feeds of a SOURCE with bad lines; by default it is refused.",
+)
+def import_feeds(source: Path, into: Path | None, tags: tuple[str, ...], skip_bad: bool) -> None:
+    """Add the feeds of an OPML or text file to a feed list.
+
+    SOURCE is OPML (from a feed reader, or `monitor feeds export`), whose folders and
+    categories become tags, or a text list (one URL a line). Each bad line is printed as
+    file:line: reason; with any, nothing is written and the exit status is 1, unless
+    --skip-bad."""
+    read = _read_or_exit(source, ListDefaults(tags=tags))
+    for problem in read.problems:
+        click.echo(str(problem), err=True)
+    if read.problems and not skip_bad:
+        raise SystemExit(1)
+    if into is None:
+        click.echo(_list_text(read.feeds, as_opml=False), nl=False)
+        return
+    existing = _read_or_exit(into, ListDefaults()) if into.exists() else ReadList([], [])
+    if existing.problems:
+        raise click.ClickException(f"{into} has bad lines; fix them first: {existing.problems[0]}")
+    merged = merge_feeds([*existing.feeds, *read.feeds])
+    _write_atomically(into, _list_text(merged, wants_opml(into)))
+    click.echo(
+        f"{counted(len(read.feeds), 'feed', 'feeds')} imported into {into} "
+        f"({len(merged) - len(existing.feeds)} new, {len(merged)} in the list)",
+        err=True,
+    )

@@ -12,13 +12,18 @@ import click
 
 from monitor.cli.alerts import alerts
 from monitor.cli.check import check
-from monitor.cli.common import opened_context, rules_option, rules_path, usable_store
+from monitor.cli.common import (
+    opened_context,
+    rules_option,
+    rules_path,
+    usable_rules,
+    usable_store,
+)
 from monitor.cli.feeds import feeds
 from monitor.cli.rules import rules
 from monitor.cli.table import counted
 from monitor.errors import MonitorError
 from monitor.logs import configure_logging
-from monitor.rules.load import load_rules
 from monitor.settings import Settings, load_settings
 
 
@@ -107,7 +112,7 @@ def _work(path: Path, settings: Settings, concurrency: int | None, banner: bool 
     """Start the worker with its scheduler on every queue, on the rules file at ``path``, after
     refusing a bad rules file (with its errors) or a store that cannot be used."""
     path = path.resolve()
-    load_rules(path)
+    usable_rules(path)
     usable_store(settings)
     os.environ["MONITOR_RULES"] = str(path)
     from tasks import app

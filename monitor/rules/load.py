@@ -9,15 +9,22 @@ and each query that does not parse (placed at the offending character of a one-l
 part the schema refused is not checked further, and its name still counts as declared: one
 mistake is reported once. ``monitor.rules.live`` keeps the last valid file in force while an
 edit is refused.
+
+The feed lists the file names (``feed_lists:``, ``monitor.rules.feedlists``) are read with it,
+relative to it, and their feeds merged into ``feeds``, one per URL. A list that cannot be read
+is a problem of the rules file, at its ``path``. A bad line of a list is placed at
+``list:line``; it refuses the file unless the caller skips such lines (the running worker
+does, so one bad line does not stop the other feeds): then they are ``LoadedRules.skipped``.
 """
 
 from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
@@ -28,18 +35,86 @@ from pydantic_core import ErrorDetails
 
 from monitor.errors import RulesError
 from monitor.rules.channels import literal_secrets, unknown_service
-from monitor.rules.model import Rule, RulesFile, closest, did_you_mean
+from monitor.rules.feedlists import (
+    ListDefaults,
+    ListProblem,
+    ListUnreadable,
+    merge_feeds,
+    read_feed_list,
+)
+from monitor.rules.model import (
+    Feed,
+    FeedList,
+    Rule,
+    RulesFile,
+    closest,
+    did_you_mean,
+    tag_name,
+    tag_of_reference,
+)
 from monitor.rules.query import QueryError, parse_query, terms_of
 
 
 @dataclass(frozen=True)
 class LoadedRules:
-    """A validated rules file and where it came from."""
+    """A validated rules file and where it came from: its text, and the feed lists it read
+    with ``stamp``, the mtimes of the file and of each list (None: unreadable) as they were
+    read, for telling when one changed."""
 
     path: str
     rules: RulesFile
     mtime_ns: int = 0
     text: str = ""
+    lists: tuple[Path, ...] = ()
+    stamp: tuple[int | None, ...] = ()
+    skipped: tuple[ListProblem, ...] = ()
+    """The bad lines of the lists, left out (only when the caller asked to skip them)."""
+
+
+# Bad lines of feed lists said at each load: the first few say what is wrong; thousands would
+# bury the rest of the log.
+SHOWN_BAD_LINES = 20
+
+
+def skipped_lines(loaded: LoadedRules) -> list[str]:
+    """The bad list lines ``loaded`` left out, as said to a person: the first
+    ``SHOWN_BAD_LINES`` each on a line, then how many more."""
+    said = [f"feed list line skipped: {problem}" for problem in loaded.skipped[:SHOWN_BAD_LINES]]
+    if len(loaded.skipped) > SHOWN_BAD_LINES:
+        more = len(loaded.skipped) - SHOWN_BAD_LINES
+        said.append(f"feed lists of {loaded.path}: {more} more bad lines skipped")
+    return said
+
+
+class RulesRefused(RulesError):
+    """A ``RulesError`` of a rules file whose feed lists were read: it names the lists (a
+    worker watches them for the fix) and their bad lines, each ``list:line: reason`` after
+    the rules file's own ``file:line:column: reason``."""
+
+    def __init__(
+        self,
+        path: str,
+        problems: list[tuple[int, int, str]],
+        in_lists: Sequence[ListProblem],
+        lists: tuple[Path, ...],
+    ) -> None:
+        super().__init__(path, problems)
+        self.in_lists = tuple(in_lists)
+        self.lists = lists
+        lines = [*(str(self).splitlines() if problems else ()), *map(str, self.in_lists)]
+        self.args = ("\n".join(lines),)
+        self.reason = lines[0] if lines else "invalid rules"
+
+
+def file_stamp(paths: Sequence[Path]) -> tuple[int | None, ...]:
+    """The mtime of each file, None for one that cannot be read."""
+    stamp: list[int | None] = []
+    for path in paths:
+        try:
+            stamp.append(path.stat().st_mtime_ns)
+        except OSError:
+            stamp.append(None)
+    return tuple(stamp)
 
 
 # --- YAML with positions -------------------------------------------------------------------
@@ -267,16 +342,23 @@ def _without(data: dict[str, Any], broken: set[Path_]) -> dict[str, Any]:
     return kept
 
 
+def _kept(data: dict[str, Any], broken: set[Path_], section: str) -> list[int]:
+    """Where in the file's list ``section`` each item the schema kept stands."""
+    items = data.get(section, ())
+    if (section,) in broken or not isinstance(items, list):
+        return []
+    return [i for i in range(len(items)) if (section, i) not in broken]
+
+
 def _validate(
     data: dict[str, Any], marks: dict[Path_, yaml.Mark]
-) -> tuple[RulesFile, list[int], list[ErrorDetails], set[int]]:
-    """The file as the schema reads it, the schema's errors, where in the file's rules list
-    each rule kept stands, and which of them were mended. A part with an error (a whole
+) -> tuple[RulesFile, dict[str, Any], set[Path_], list[ErrorDetails], set[int]]:
+    """The file as the schema reads it, the data it read (rules mended), the parts it left
+    out, its errors, and the places of the rules mended. A part with an error (a whole
     section, or one feed, entity, channel, rate or rule) is left out, so that the rest is still
     checked; a rule is first mended (``_mended``) so that its references are checked too."""
     try:
-        rules = RulesFile.model_validate(data)
-        return rules, list(range(len(rules.rules))), [], set()
+        return RulesFile.model_validate(data), data, set(), [], set()
     except ValidationError as exc:
         errors = exc.errors()
     data, mended = _mended(data, errors, marks)
@@ -287,9 +369,7 @@ def _validate(
         broken = {tuple(error["loc"][:2]) for error in exc.errors()}
     # What is left holds by construction: each part of it passed on its own, and no check of
     # the schema spans two parts of a section.
-    rules = RulesFile.model_validate(_without(data, broken))
-    numbers = [] if ("rules",) in broken else range(len(data.get("rules", ())))
-    return rules, [i for i in numbers if ("rules", i) not in broken], errors, mended
+    return RulesFile.model_validate(_without(data, broken)), data, broken, errors, mended
 
 
 def _mended(
@@ -348,11 +428,12 @@ class _Names:
 
 @dataclass(frozen=True)
 class _Declared:
-    """What the rules may refer to: entities, channels, and feeds by URL or name."""
+    """What the rules may refer to: entities, channels, feeds by URL or name, and tags."""
 
     entities: _Names
     channels: _Names
     feeds: _Names
+    tags: _Names
 
 
 def _section(data: dict[str, Any], name: str, default: Any) -> Any:
@@ -369,18 +450,38 @@ def _names_of(section: Any) -> _Names:
     return _Names(frozenset(section)) if isinstance(section, dict) else _Names(unreadable=True)
 
 
-def _feed_names(feeds: Any) -> _Names:
-    """Each feed's URL and name: the two ways a rule may refer to it."""
+def _feed_names(feeds: Any, listed: Sequence[Feed]) -> _Names:
+    """Each feed's URL and name, in the file or its lists: the two ways a rule may refer to
+    it."""
     if not isinstance(feeds, list) or not all(isinstance(feed, dict) for feed in feeds):
         return _Names(unreadable=True)
-    return _Names(frozenset(str(f[key]) for f in feeds for key in ("url", "name") if f.get(key)))
+    written = (str(f[key]) for f in feeds for key in ("url", "name") if f.get(key))
+    read = (name for feed in listed for name in (feed.url, feed.name) if name)
+    return _Names(frozenset(chain(written, read)))
 
 
-def _declared(data: dict[str, Any]) -> _Declared:
+def _written_tags(value: Any) -> list[str]:
+    """The tags a feed or a list of the file names, however malformed the rest of it."""
+    tags = value.split(",") if isinstance(value, str) else value
+    return [tag_name(tag) for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
+
+
+def _feed_tags(data: dict[str, Any], listed: Sequence[Feed]) -> _Names:
+    """Every tag a feed of the file or its lists carries, or a list gives its feeds."""
+    sections = [_section(data, "feeds", []), _section(data, "feed_lists", [])]
+    if not all(isinstance(s, list) and all(isinstance(e, dict) for e in s) for s in sections):
+        return _Names(unreadable=True)
+    entries = chain.from_iterable(sections)
+    written = (tag for entry in entries for tag in _written_tags(entry.get("tags")))
+    return _Names(frozenset(chain(written, (tag for feed in listed for tag in feed.tags))))
+
+
+def _declared(data: dict[str, Any], listed: Sequence[Feed]) -> _Declared:
     return _Declared(
         entities=_names_of(_section(data, "entities", {})),
         channels=_names_of(_section(data, "channels", {})),
-        feeds=_feed_names(_section(data, "feeds", [])),
+        feeds=_feed_names(_section(data, "feeds", []), listed),
+        tags=_feed_tags(data, listed),
     )
 
 
@@ -425,6 +526,21 @@ def _undeclared(
     ]
 
 
+def _check_feed_references(rule: Rule, where: Path_, declared: _Declared) -> list[Problem]:
+    """Each entry of a rule's ``feeds:``: a feed's URL or name, or ``tag:`` a tag, that the
+    file or its lists declare."""
+    problems: list[Problem] = []
+    for i, reference in enumerate(rule.feeds):
+        tag = tag_of_reference(reference)
+        if tag is None and declared.feeds.lacks(reference):
+            reason = f"feed {reference!r} of rule {rule.name!r} is not in the file's feeds"
+            problems.append(((*where, i), reason + declared.feeds.hint(reference), None))
+        elif tag is not None and declared.tags.lacks(tag):
+            reason = _unknown("tag", tag, rule) + declared.tags.hint(tag)
+            problems.append(((*where, i), reason, None))
+    return problems
+
+
 def _check_rule(rule: Rule, where: Path_, declared: _Declared, mended: bool) -> list[Problem]:
     """A rule's references, and, unless parts of it were left out (``mended``), whether it
     states a condition and a money range."""
@@ -434,12 +550,7 @@ def _check_rule(rule: Rule, where: Path_, declared: _Declared, mended: bool) -> 
         reason = f"rule {rule.name!r} states no condition (entities, keywords, query or money)"
         problems.append((where, reason, None))
     problems += _check_query(rule, where, declared.entities)
-    problems += _undeclared(
-        rule.feeds,
-        (*where, "feeds"),
-        declared.feeds,
-        lambda feed: f"feed {feed!r} of rule {rule.name!r} is not in the file's feeds",
-    )
+    problems += _check_feed_references(rule, (*where, "feeds"), declared)
     for part in ("all", "any", "none") if rule.keywords else ():
         for j, keyword in enumerate(getattr(rule.keywords, part)):
             if not _HAS_WORD.search(keyword):
@@ -545,9 +656,19 @@ def gc_paused() -> Iterator[None]:
 
 
 def parse_rules(text: str, path: str = "<rules>") -> RulesFile:
-    """Validate the text of a rules file; raise ``RulesError`` listing every problem."""
+    """Validate the text of a rules file, and read the feed lists it names relative to
+    ``path``; raise ``RulesError`` listing every problem, bad lines of the lists included."""
+    return loaded_from_text(text, path).rules
+
+
+def loaded_from_text(
+    text: str, path: str = "<rules>", *, mtime_ns: int = 0, skip_bad_list_lines: bool = False
+) -> LoadedRules:
+    """Validate the text of a rules file and read its feed lists; raise ``RulesError`` listing
+    every problem. With ``skip_bad_list_lines``, a bad line of a list is left out and noted
+    in ``skipped`` instead."""
     with gc_paused():
-        return _parse_rules(text, path)
+        return _parse_rules(text, path, mtime_ns, skip_bad_list_lines)
 
 
 def _line_and_column(text: str, position: int) -> tuple[int, int]:
@@ -585,7 +706,41 @@ def _too_large(size: int) -> str:
     return f"the file has {size:,} bytes, more than the {MAX_FILE_BYTES:,} a rules file may"
 
 
-def _parse_rules(text: str, path: str) -> RulesFile:
+@dataclass(frozen=True)
+class _Lists:
+    """What the feed lists of a rules file hold, and the problems of the rules file they
+    give (a list it names that cannot be read)."""
+
+    paths: tuple[Path, ...]
+    stamp: tuple[int | None, ...]
+    feeds: list[Feed]
+    bad_lines: list[ListProblem]
+    unreadable: list[Problem]
+
+
+def _read_lists(entries: Sequence[FeedList], numbers: list[int], base: Path) -> _Lists:
+    """The lists ``entries`` name (at ``numbers`` in the file's ``feed_lists``), relative to
+    ``base``."""
+    paths = tuple(base / entry.path for entry in entries)
+    stamp: list[int | None] = []
+    feeds: list[Feed] = []
+    bad_lines: list[ListProblem] = []
+    unreadable: list[Problem] = []
+    for number, entry, file in zip(numbers, entries, paths, strict=True):
+        try:
+            listed = read_feed_list(file, str(file), ListDefaults(entry.every, entry.tags))
+        except ListUnreadable as exc:
+            stamp.append(None)
+            where: Path_ = ("feed_lists", number, "path")
+            unreadable.append((where, _at(where, f"cannot read {entry.path}: {exc}"), None))
+            continue
+        stamp.append(listed.mtime_ns)
+        feeds += listed.feeds
+        bad_lines += listed.problems
+    return _Lists(paths, tuple(stamp), feeds, bad_lines, unreadable)
+
+
+def _parse_rules(text: str, path: str, mtime_ns: int, skip_bad_list_lines: bool) -> LoadedRules:
     if len(text) > MAX_FILE_BYTES:
         raise RulesError(path, [(1, 1, _too_large(len(text)))])
     root = _compose(text, path)
@@ -605,28 +760,35 @@ def _parse_rules(text: str, path: str) -> RulesFile:
         raise RulesError(
             path, [(1, 1, "the file must be a mapping with feeds, entities, channels and rules")]
         )
-    rules, numbers, errors, mended = _validate(data, marks)
+    rules, data, broken, errors, mended = _validate(data, marks)
     problems += _schema_problems(errors, marks)
-    declared = _declared(data)
-    checks = _check_entities(rules.entities) + _check_channels(rules.channels)
+    lists = _read_lists(rules.feed_lists, _kept(data, broken, "feed_lists"), Path(path).parent)
+    declared = _declared(data, lists.feeds)
+    checks = _check_entities(rules.entities) + _check_channels(rules.channels) + lists.unreadable
+    numbers = _kept(data, broken, "rules")
     for loc, reason, offset in checks + _check_rules(rules, numbers, declared, mended):
         line, column = _position_in(text, marks, loc, offset)
         problems.append((line, column, reason))
-    if problems:
-        raise RulesError(path, problems)
-    return rules
+    if problems or (lists.bad_lines and not skip_bad_list_lines):
+        raise RulesRefused(path, problems, lists.bad_lines, lists.paths)
+    rules = rules.model_copy(update={"feeds": merge_feeds((*rules.feeds, *lists.feeds))})
+    stamp = (mtime_ns, *lists.stamp)
+    return LoadedRules(path, rules, mtime_ns, text, lists.paths, stamp, tuple(lists.bad_lines))
 
 
-def load_rules(path: str | Path) -> LoadedRules:
-    """Read and validate a rules file."""
+def load_rules(path: str | Path, *, skip_bad_list_lines: bool = False) -> LoadedRules:
+    """Read and validate a rules file and its feed lists (see ``loaded_from_text``)."""
     file = Path(path)
     try:
-        if (size := file.stat().st_size) > MAX_FILE_BYTES:
-            raise RulesError(str(path), [(1, 1, _too_large(size))])
+        # the mtime before the text: an edit made while reading shows as a change later
+        status = file.stat()
+        if status.st_size > MAX_FILE_BYTES:
+            raise RulesError(str(path), [(1, 1, _too_large(status.st_size))])
         text = file.read_text(encoding="utf-8")
-        mtime = file.stat().st_mtime_ns
     except OSError as exc:
         raise RulesError(str(path), [(1, 1, f"cannot read the file: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:
         raise RulesError(str(path), [(1, 1, f"the file is not UTF-8: {exc.reason}")]) from None
-    return LoadedRules(str(path), parse_rules(text, str(path)), mtime, text)
+    return loaded_from_text(
+        text, str(path), mtime_ns=status.st_mtime_ns, skip_bad_list_lines=skip_bad_list_lines
+    )

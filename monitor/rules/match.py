@@ -32,7 +32,7 @@ from typing import NamedTuple
 from monitor.money.amounts import Amount, find_amounts
 from monitor.money.rates import RateTable, shipped_rates
 from monitor.rules.load import gc_paused
-from monitor.rules.model import Condition, Rule, RulesFile
+from monitor.rules.model import Condition, Feed, Rule, RulesFile, tag_of_reference
 from monitor.rules.query import And, Near, Node, Not, Or, Term, TermKind, parse_query
 from monitor.rules.terms import Hit, TermSet, TermSpec, term_words
 from monitor.text.inflect import NAMES, WORDS
@@ -145,7 +145,7 @@ class _Compiled(NamedTuple):
     tree: Node | None  # None: no word condition, only money
     positive: tuple[str, ...]  # keys whose hits are evidence (those not under NOT)
     languages: frozenset[str]
-    feeds: frozenset[str]
+    feeds: frozenset[str] | None  # None: from any feed; empty: a tag no feed carries now
     money: MoneyKey | None
 
 
@@ -305,6 +305,39 @@ def holds(node: Node, found: dict[str, list[Hit]], positions: _Positions) -> boo
     return _near(node, found, positions)
 
 
+class _FeedIndex:
+    """The feed URLs a rule's ``feeds:`` filter lets through: each entry is a URL, a feed's
+    name, or ``tag:`` a tag (every feed carrying it)."""
+
+    def __init__(self, feeds: Iterable[Feed]) -> None:
+        self.by_name: dict[str, str] = {}
+        self.by_tag: dict[str, set[str]] = {}
+        for feed in feeds:
+            if feed.name:
+                self.by_name[feed.name] = feed.url
+            for tag in feed.tags:
+                self.by_tag.setdefault(tag, set()).add(feed.url)
+        # many rules share a filter (``[tag:gulf]``); each gets the same set, built once
+        self._built: dict[tuple[str, ...], frozenset[str]] = {}
+
+    def urls(self, references: tuple[str, ...]) -> frozenset[str] | None:
+        """None when there is no filter."""
+        if not references:
+            return None
+        built = self._built.get(references)
+        if built is None:
+            built = self._built[references] = frozenset(
+                url for reference in references for url in self._urls_of(reference)
+            )
+        return built
+
+    def _urls_of(self, reference: str) -> Iterable[str]:
+        tag = tag_of_reference(reference)
+        if tag is not None:
+            return self.by_tag.get(tag, ())
+        return (self.by_name.get(reference, reference),)
+
+
 class Matcher:
     """The compiled form of a rules file: every term in one ``TermSet``, an index from term to
     rules, and each rule's condition as a tree over term keys."""
@@ -323,7 +356,7 @@ class Matcher:
             self._names[key] = ("entity", name)
             for alias in aliases:
                 specs.setdefault(f"{key}\0{alias}", TermSpec(key, alias, NAMES))
-        feed_urls = {feed.name: feed.url for feed in rules.feeds if feed.name}
+        feeds = _FeedIndex(rules.feeds)
         self._compiled: list[_Compiled] = []
         self._index: dict[str, list[int]] = {}
         self._always: list[int] = []
@@ -337,7 +370,7 @@ class Matcher:
                     tree,
                     tuple(keyer.positive),
                     frozenset(rule.language),
-                    frozenset(feed_urls.get(f, f) for f in rule.feeds),
+                    feeds.urls(rule.feeds),
                     _money_key(rule),
                 )
             )
@@ -392,7 +425,7 @@ class Matcher:
             c = self._compiled[number]
             if language is not None and c.languages and language not in c.languages:
                 continue
-            if feed is not None and c.feeds and feed not in c.feeds:
+            if feed is not None and c.feeds is not None and feed not in c.feeds:
                 continue
             if c.tree is not None and not holds(c.tree, found, positions):
                 continue

@@ -14,8 +14,11 @@ Semantics. A rule fires on an article when every condition it states holds:
 * ``inflect: true``: the rule's keywords and query words also match their inflected forms
   (closed lists of endings per language, see ``monitor.text.inflect``). Entity aliases always do.
 * ``language: [ar, en]``: only articles in one of these languages (ISO 639-1); ``feeds:``
-  only articles from one of these feeds (URL or name from ``feeds:``). An article whose
-  language or feed is unknown is not filtered out.
+  only articles from one of these feeds (URL or name from ``feeds:``, or ``tag:NAME`` for
+  every feed with that tag). An article whose language or feed is unknown is not filtered out.
+
+Feeds are written in ``feeds:`` or in the files ``feed_lists:`` names (OPML or one URL a line,
+``monitor.rules.feedlists``). Tags are compared as ``tag_name`` writes them.
 
 A rule must state at least one condition and notify at least one channel. Channels are lists
 of apprise URLs; ``${VAR}`` in a URL is read from the environment when the alert is sent, so
@@ -64,6 +67,17 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def format_duration(duration: timedelta) -> str:
+    """A duration as ``parse_duration`` reads it back: ``1h30m``; 90 seconds are ``1m30s``."""
+    rest = int(duration.total_seconds())
+    parts = []
+    for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, seconds)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 DIGEST_PERIODS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 
@@ -98,10 +112,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TAG_PREFIX = "tag:"
+_TAG_SEPARATORS = re.compile(r"[\s_]+")
+
+
+def tag_name(text: str) -> str:
+    """A tag as rules and feeds compare it: "Arabic Press", an OPML folder, is ``arabic-press``."""
+    return _TAG_SEPARATORS.sub("-", text.strip()).casefold()
+
+
+def tag_of_reference(reference: str) -> str | None:
+    """The tag a rule's ``feeds:`` entry names (``tag:gulf``); None for a feed URL or name."""
+    if not reference.startswith(TAG_PREFIX):
+        return None
+    return tag_name(reference.removeprefix(TAG_PREFIX))
+
+
+def _tags(value: Any) -> Any:
+    """``[gulf, arabic-press]`` or ``"gulf, arabic-press"``, each tag named by ``tag_name``."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        return value  # the schema words the error
+    tags = [tag_name(item) if isinstance(item, str) else item for item in items]
+    if "" in tags:
+        raise ValueError("a tag must not be empty")
+    return tuple(dict.fromkeys(tags))  # each once, in the order written
+
+
+Tags = Annotated[tuple[str, ...], BeforeValidator(_tags)]
+
+
 class Feed(_Strict):
     url: str
     every: Duration = timedelta(minutes=5)
     name: str | None = None
+    tags: Tags = ()
 
     @field_validator("url")
     @classmethod
@@ -109,6 +154,15 @@ class Feed(_Strict):
         if not re.match(r"https?://[^/\s]+", url):
             raise ValueError(f"{url!r} is not an http or https URL")
         return url
+
+
+class FeedList(_Strict):
+    """A file of feeds (OPML, or one URL a line), relative to the rules file; its ``every``
+    and ``tags`` apply to each of its feeds (a line's own ``every`` wins)."""
+
+    path: str = Field(min_length=1)
+    every: Duration | None = None
+    tags: Tags = ()
 
 
 class Condition(_Strict):
@@ -180,6 +234,7 @@ class Rule(_Strict):
 
 class RulesFile(_Strict):
     feeds: tuple[Feed, ...] = ()
+    feed_lists: tuple[FeedList, ...] = ()
     entities: dict[str, Aliases] = {}
     channels: dict[str, ChannelURLs] = {}
     rates: dict[str, Decimal] = {}
