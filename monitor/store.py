@@ -9,10 +9,17 @@ Besides documents, a key may hold a set of strings whose members expire one by o
 (``add_member``, ``members``): an index that many workers add to at once without losing an
 addition, as a read-modify-write of one document would. A set's key is only ever used as a set.
 
+A key may also hold a schedule: members each with a time (``schedule``, ``unschedule``,
+``scheduled``), from which ``take_due`` atomically takes the members whose time has come and
+pushes them a lease ahead, so that two takers never get the same member and a member taken by a
+process that then died comes due again. Its cost follows the members taken, not the schedule's
+size (a Redis sorted set; an indexed table in SQLite). Members do not expire.
+
 Keys in use: ``seen:<article key>``, ``entry:<article id>``, ``alert:<alert id>``,
-``sending:<alert id>``, ``slot:<feed url>``, ``feed:<feed url>``; for near-duplicates (see
-``monitor.text.neardup``) the sets ``near:<quarter>:<value>``, the claims ``near-first:<article
-key>`` and the lock ``near-lock``.
+``sending:<alert id>``, ``slot:rates``, ``feed:<feed url>``, the schedule ``poll-schedule`` of
+feed URLs by next poll and its mark ``poll-schedule:feeds`` (see ``monitor.ingest.schedule``);
+for near-duplicates (see ``monitor.text.neardup``) the sets ``near:<quarter>:<value>``, the
+claims ``near-first:<article key>`` and the lock ``near-lock``.
 """
 
 from __future__ import annotations
@@ -23,10 +30,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 
@@ -64,11 +71,41 @@ class Store(Protocol):
         """The live members of the sets at ``keys``, all together (one round trip to Redis)."""
         ...
 
+    def schedule(self, key: str, times: Mapping[str, float], *, only_new: bool = False) -> None:
+        """Set the time (epoch seconds) of each member of the schedule at ``key``; with
+        ``only_new``, members already there keep theirs."""
+        ...
+
+    def unschedule(self, key: str, members: Iterable[str]) -> None:
+        """Remove ``members`` from the schedule at ``key``."""
+        ...
+
+    def scheduled(self, key: str) -> dict[str, float]:
+        """Every member of the schedule at ``key`` with its time (reads it all: not for hot
+        paths)."""
+        ...
+
+    def take_due(self, key: str, now: float, limit: int, lease: float) -> list[str]:
+        """The ``limit`` earliest members of the schedule at ``key`` whose time is ``now`` or
+        earlier (in no particular order), each moved to ``now + lease`` in the same atomic
+        step."""
+        ...
+
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
         ...
 
     def close(self) -> None: ...
+
+
+# Taking and pushing in one script makes it one atomic step: no other client runs in between.
+_TAKE_DUE = """
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2])
+for _, member in ipairs(due) do
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[3], member)
+end
+return due
+"""
 
 
 class RedisStore:
@@ -77,6 +114,7 @@ class RedisStore:
     def __init__(self, url: str, namespace: str = "monitor:") -> None:
         self._redis = redis.Redis.from_url(url, decode_responses=True)
         self._ns = namespace
+        self._take_due = self._redis.register_script(_TAKE_DUE)
 
     def claim(self, key: str, ttl: float, value: JSON | None = None) -> bool:
         payload = json.dumps(value or {}, ensure_ascii=False)
@@ -114,6 +152,29 @@ class RedisStore:
                 pipe.zrangebyscore(self._ns + key, f"({now}", "+inf")
             found = pipe.execute()
         return {str(member) for live in found for member in live}
+
+    def schedule(self, key: str, times: Mapping[str, float], *, only_new: bool = False) -> None:
+        items = list(times.items())
+        with self._redis.pipeline(transaction=False) as pipe:
+            for at in range(0, len(items), SQL_VARIABLES):
+                pipe.zadd(self._ns + key, dict(items[at : at + SQL_VARIABLES]), nx=only_new)
+            pipe.execute()
+
+    def unschedule(self, key: str, members: Iterable[str]) -> None:
+        wanted = list(members)
+        with self._redis.pipeline(transaction=False) as pipe:
+            for at in range(0, len(wanted), SQL_VARIABLES):
+                pipe.zrem(self._ns + key, *wanted[at : at + SQL_VARIABLES])
+            pipe.execute()
+
+    def scheduled(self, key: str) -> dict[str, float]:
+        found = self._redis.zrange(self._ns + key, 0, -1, withscores=True)
+        pairs = cast(list[tuple[str, float]], found)  # withscores: (member, score) pairs
+        return {str(member): float(when) for member, when in pairs}
+
+    def take_due(self, key: str, now: float, limit: int, lease: float) -> list[str]:
+        taken = self._take_due(keys=[self._ns + key], args=[repr(now), limit, repr(now + lease)])
+        return [str(member) for member in taken]
 
     def ping(self) -> None:
         self._redis.ping()
@@ -161,6 +222,12 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS sets (key TEXT NOT NULL, member TEXT NOT NULL, "
                 "expires REAL NOT NULL, PRIMARY KEY (key, member)) WITHOUT ROWID"
             )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schedule (key TEXT NOT NULL, member TEXT NOT NULL, "
+                "due REAL NOT NULL, PRIMARY KEY (key, member)) WITHOUT ROWID"
+            )
+            # take_due reads the earliest times of one schedule: this index makes that a range.
+            db.execute("CREATE INDEX IF NOT EXISTS schedule_due ON schedule (key, due)")
             db.execute("SELECT count(*) FROM kv WHERE key < ''").fetchone()  # reads the index
         if not self.created.exists():
             self.created.write_text(time.strftime("%Y-%m-%d %H:%M:%S %Z\n"), encoding="utf-8")
@@ -195,10 +262,8 @@ class SqliteStore:
             return self._claim(key, ttl, value)
 
     def _claim(self, key: str, ttl: float, value: JSON | None) -> bool:
-        db = self._connect()
         now = time.time()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             if now - self._purged_at > PURGE_EVERY:
                 # Redis expires keys itself; here expired rows go in bulk now and then.
                 db.execute("DELETE FROM kv WHERE expires <= ?", (now,))
@@ -210,12 +275,21 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO kv VALUES (?, ?, ?)",
                 (key, json.dumps(value or {}, ensure_ascii=False), now + ttl),
             ).rowcount
+        return inserted == 1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once so no other process writes in between (and one
+        commit for many rows, where each statement on its own would be a commit)."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:  # a full disk may have ended it already
                 db.execute("ROLLBACK")
             raise
-        return inserted == 1
 
     def get(self, key: str) -> JSON | None:
         with self._sql():
@@ -239,8 +313,8 @@ class SqliteStore:
     def delete(self, key: str) -> None:
         with self._sql():
             db = self._connect()
-            db.execute("DELETE FROM kv WHERE key = ?", (key,))
-            db.execute("DELETE FROM sets WHERE key = ?", (key,))
+            for table in ("kv", "sets", "schedule"):
+                db.execute(f"DELETE FROM {table} WHERE key = ?", (key,))  # noqa: S608  (a fixed name)
 
     def keys(self, prefix: str) -> list[str]:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -249,6 +323,7 @@ class SqliteStore:
                 "SELECT key FROM kv WHERE key LIKE ?1 ESCAPE '\\' "
                 "AND (expires IS NULL OR expires > ?2) "
                 "UNION SELECT key FROM sets WHERE key LIKE ?1 ESCAPE '\\' AND expires > ?2 "
+                "UNION SELECT key FROM schedule WHERE key LIKE ?1 ESCAPE '\\' "
                 "ORDER BY key",
                 (escaped + "%", time.time()),
             )
@@ -275,6 +350,37 @@ class SqliteStore:
                 )
                 found.update(r[0] for r in rows)
         return found
+
+    def schedule(self, key: str, times: Mapping[str, float], *, only_new: bool = False) -> None:
+        on_conflict = "NOTHING" if only_new else "UPDATE SET due = excluded.due"
+        with self._sql(), self._transaction() as db:
+            db.executemany(
+                f"INSERT INTO schedule VALUES (?, ?, ?) ON CONFLICT (key, member) DO {on_conflict}",  # noqa: S608  (one of two fixed clauses)
+                ((key, member, when) for member, when in times.items()),
+            )
+
+    def unschedule(self, key: str, members: Iterable[str]) -> None:
+        with self._sql(), self._transaction() as db:
+            db.executemany(
+                "DELETE FROM schedule WHERE key = ? AND member = ?",
+                ((key, member) for member in members),
+            )
+
+    def scheduled(self, key: str) -> dict[str, float]:
+        with self._sql():
+            rows = self._connect().execute("SELECT member, due FROM schedule WHERE key = ?", (key,))
+            return {member: float(due) for member, due in rows}
+
+    def take_due(self, key: str, now: float, limit: int, lease: float) -> list[str]:
+        # One statement is one transaction: two processes never take the same member.
+        with self._sql():
+            rows = self._connect().execute(
+                "UPDATE schedule SET due = ?1 WHERE key = ?2 AND member IN (SELECT member "
+                "FROM schedule WHERE key = ?2 AND due <= ?3 ORDER BY due LIMIT ?4) "
+                "RETURNING member",
+                (now + lease, key, now, limit),
+            )
+            return [member for (member,) in rows]
 
     def ping(self) -> None:
         with self._sql():

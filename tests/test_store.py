@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,79 @@ def test_set_members_many_keys(store: Store) -> None:
     store.add_member(keys[-1], "last", 60)
     store.add_member(keys[0], "first", 60)
     assert store.members(keys) == {"first", "last"}
+
+
+# --- schedules: members by time, taken when due --------------------------------------------
+
+
+def test_take_due_takes_the_due_members_once_and_pushes_them_a_lease_ahead(store: Store) -> None:
+    now = time.time()
+    store.schedule("plan", {"past": now - 10, "now": now, "later": now + 60})
+    assert sorted(store.take_due("plan", now, 10, 30)) == ["now", "past"]
+    assert store.take_due("plan", now, 10, 30) == []
+    times = store.scheduled("plan")
+    assert times["past"] == times["now"] == pytest.approx(now + 30)
+    assert times["later"] == pytest.approx(now + 60)
+
+
+def test_a_member_taken_and_lost_is_due_again_after_its_lease(store: Store) -> None:
+    store.schedule("plan", {"feed": time.time()})
+    assert store.take_due("plan", time.time(), 10, 0.3) == ["feed"]
+    assert store.take_due("plan", time.time(), 10, 0.3) == []
+    time.sleep(0.4)
+    assert store.take_due("plan", time.time(), 10, 0.3) == ["feed"]
+
+
+def test_take_due_takes_the_earliest_up_to_its_limit(store: Store) -> None:
+    now = time.time()
+    store.schedule("plan", {f"m{i}": now - i for i in range(10)})
+    assert sorted(store.take_due("plan", now, 3, 60)) == ["m7", "m8", "m9"]
+    assert len(store.take_due("plan", now, 100, 60)) == 7
+
+
+def test_schedule_sets_times_and_only_new_keeps_those_there(store: Store) -> None:
+    store.schedule("plan", {"a": 100.0, "b": 200.0})
+    store.schedule("plan", {"a": 150.0})
+    store.schedule("plan", {"b": 1.0, "c": 300.0}, only_new=True)
+    assert store.scheduled("plan") == {"a": 150.0, "b": 200.0, "c": 300.0}
+    store.schedule("plan", {})
+    assert store.scheduled("other") == {}
+
+
+def test_unschedule_and_delete_remove_members(store: Store) -> None:
+    store.schedule("plan", {f"m{i}": float(i) for i in range(1200)})  # more than one batch
+    store.unschedule("plan", [f"m{i}" for i in range(1, 1200)])
+    store.unschedule("plan", [])
+    assert store.scheduled("plan") == {"m0": 0.0}
+    assert store.keys("pla") == ["plan"]
+    store.delete("plan")
+    assert store.scheduled("plan") == {} and store.keys("pla") == []
+
+
+def test_takers_at_once_never_get_the_same_member(
+    store: Store, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    def another() -> Store:  # its own connection, as another worker's
+        if isinstance(store, RedisStore):
+            return RedisStore(request.getfixturevalue("redis_url"))
+        return SqliteStore(tmp_path / "state.db")
+
+    now = time.time()
+    store.schedule("plan", {f"m{i}": now for i in range(2000)})
+    takers = [another() for _ in range(4)]
+    with ThreadPoolExecutor(len(takers)) as pool:
+        taken = list(pool.map(lambda s: take_all(s, now), takers))
+    for taker in takers:
+        taker.close()
+    everything = [member for part in taken for member in part]
+    assert len(everything) == len(set(everything)) == 2000
+
+
+def take_all(store: Store, now: float) -> list[str]:
+    taken: list[str] = []
+    while batch := store.take_due("plan", now, 50, 60):
+        taken += batch
+    return taken
 
 
 # --- the embedded store's file: damaged, emptied, full ---------------------------------------

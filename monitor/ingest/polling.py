@@ -1,13 +1,15 @@
 """Polling feeds: which feeds are due, one poll of one feed, and a batch of polls at once.
 
-Scheduling. ``due_feeds`` claims ``slot:<url>`` for each feed whose slot has expired, with a
-lease (``LEASE``) in case its poll is lost; the poll then sets the slot's expiry to the delay
-``monitor.ingest.schedule.next_delay`` computes (``every``, backoff on errors, the publisher's
-hints, jitter). So the slot's expiry is the feed's next poll, wherever the poll ran.
+Scheduling. ``due_feeds`` takes from the store's schedule (``monitor.ingest.schedule``) the
+feeds whose next poll has come, in one atomic step that pushes them a lease (``LEASE``, or the
+feed's ``every`` when longer) ahead in case their poll is lost; the poll then writes the feed's
+next time, ``monitor.ingest.schedule.next_delay`` from now (``every``, backoff on errors, the
+publisher's hints, jitter). So the schedule holds each feed's next poll, wherever the poll ran,
+and a tick costs the feeds due, not all feeds.
 
 A poll is a conditional GET (the validators of the last full response are kept in the feed's
 health record, ``monitor.ingest.health``): a ``304`` costs no parsing and no store writes but the
-feed's record and slot.
+feed's record and its next time.
 
 An entry is claimed (``seen:<key>``, state ``queued``; and ``guid:<guid key>``) before its
 article is queued, and marked ``done`` once processed (``monitor.pipeline.process_article``);
@@ -31,35 +33,59 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import chain, zip_longest
 
 from monitor import metrics
-from monitor.context import Context, now_iso
+from monitor.context import Context
 from monitor.errors import ClientError, MonitorError, ServerError, TransientError
 from monitor.fetch import fetch
 from monitor.ingest.feeds import Entry, read_feed
 from monitor.ingest.health import FeedHealth, report_failing
-from monitor.ingest.schedule import Hints, host_of, max_age, next_delay
+from monitor.ingest.schedule import (
+    SCHEDULE,
+    FeedTable,
+    Hints,
+    feed_table,
+    host_of,
+    max_age,
+    next_delay,
+    reconcile,
+)
 
 log = logging.getLogger(__name__)
 
-LEASE = 300.0  # seconds a claimed slot waits for its poll before the feed is due again
+LEASE = 300.0  # seconds a taken feed waits for its poll before it is due again
+TAKE_AT_ONCE = 1000  # feeds taken from the schedule per store call, so none blocks Redis long
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
 
 
 def due_feeds(ctx: Context) -> list[str]:
-    """Feeds whose slot has expired; claims their slot for ``LEASE`` seconds."""
-    return [
-        feed.url
-        for feed in ctx.rules.feeds
-        if ctx.store.claim(
-            f"slot:{feed.url}", max(LEASE, feed.every.total_seconds()), {"at": now_iso()}
-        )
-    ]
+    """Feeds whose next poll has come, taken from the schedule for ``LEASE`` seconds or their
+    ``every``, whichever is longer."""
+    table = feed_table(ctx.rules)
+    reconcile(ctx.store, table)
+    now = time.time()
+    taken = _take_all_due(ctx, now)
+    gone = [url for url in taken if url not in table.by_url]
+    if gone:  # dropped from the rules by another process since it reconciled
+        ctx.store.unschedule(SCHEDULE, gone)
+    due = [url for url in taken if url in table.by_url]
+    _lease_longer_feeds(ctx, table, due, now)
+    return due
 
 
-def _every(ctx: Context, url: str) -> float:
-    for feed in ctx.rules.feeds:
-        if feed.url == url:
-            return feed.every.total_seconds()
-    return 300.0
+def _take_all_due(ctx: Context, now: float) -> list[str]:
+    taken: list[str] = []
+    while True:
+        batch = ctx.store.take_due(SCHEDULE, now, TAKE_AT_ONCE, LEASE)
+        taken += batch
+        if len(batch) < TAKE_AT_ONCE:
+            return taken
+
+
+def _lease_longer_feeds(ctx: Context, table: FeedTable, due: list[str], now: float) -> None:
+    # A feed polled less often than LEASE keeps its own interval as its lease, so a poll queue
+    # running late does not have it taken again (and polled twice) before its poll ran.
+    longer = {url: now + table.every(url) for url in due if table.every(url) > LEASE}
+    if longer:
+        ctx.store.schedule(SCHEDULE, longer)
 
 
 def _status_of(error: MonitorError) -> int | None:
@@ -71,11 +97,13 @@ def _status_of(error: MonitorError) -> int | None:
 
 
 def _schedule(ctx: Context, health: FeedHealth, hints: Hints, now: float) -> None:
+    table = feed_table(ctx.rules)
     delay = next_delay(
-        _every(ctx, health.url), health.consecutive_errors, hints, ctx.settings.max_backoff
+        table.every(health.url), health.consecutive_errors, hints, ctx.settings.max_backoff
     )
     health.scheduled(now, delay)
-    ctx.store.put(f"slot:{health.url}", {"at": now_iso(), "delay": delay}, delay)
+    if health.url in table.by_url:  # a feed removed from the rules must not come back
+        ctx.store.schedule(SCHEDULE, {health.url: now + delay})
 
 
 def _claim_new(ctx: Context, entries: list[Entry]) -> list[str]:

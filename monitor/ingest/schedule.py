@@ -1,4 +1,14 @@
-"""When to poll a feed next, and how to split due feeds into poll tasks.
+"""When to poll a feed next, where that is kept, and how to split due feeds into poll tasks.
+
+The schedule. Every feed of the rules is a member of the store's schedule ``poll-schedule``
+(``monitor.store``), at the time of its next poll; a poll writes the next one there, and beat
+takes the members whose time has come (``monitor.ingest.polling.due_feeds``), so a tick costs
+what is due, not the number of feeds. The schedule follows the rules file through
+``reconcile``: a feed added is due at once, a feed removed leaves the schedule. Its cost is one
+read of a mark (``poll-schedule:feeds``, the digest of the feed URLs it was last reconciled
+with) per tick; the whole schedule is read only when that mark differs, that is when the rules'
+feeds changed, or when the store lost the schedule (a Redis without persistence restarted), and
+then the feeds are all due, as they were before the first poll.
 
 Semantics of ``next_delay``:
 
@@ -14,13 +24,23 @@ Semantics of ``next_delay``:
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from monitor.context import now_iso
+from monitor.rules.model import Feed, RulesFile
+from monitor.store import Store
+
 JITTER = 0.1
+SCHEDULE = "poll-schedule"
+SCHEDULE_MARK = "poll-schedule:feeds"
+DEFAULT_EVERY = 300.0  # seconds, for a feed polled by URL that the rules no longer list
 _MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
@@ -88,3 +108,46 @@ def batches(urls: list[str], size: int) -> list[list[str]]:
     if current:
         result.append(current)
     return result
+
+
+@dataclass(frozen=True)
+class FeedTable:
+    """The feeds of one version of the rules by URL, and a digest of their URLs."""
+
+    rules: RulesFile
+    by_url: dict[str, Feed]
+    digest: str
+
+    def every(self, url: str) -> float:
+        feed = self.by_url.get(url)
+        return feed.every.total_seconds() if feed is not None else DEFAULT_EVERY
+
+
+_tables_lock = threading.Lock()
+_last_table: FeedTable | None = None
+
+
+def feed_table(rules: RulesFile) -> FeedTable:
+    """The ``FeedTable`` of ``rules``, built once per version of the rules (each poll and each
+    tick looks feeds up by URL; a scan of the rules' list would cost every feed each time)."""
+    global _last_table
+    with _tables_lock:
+        if _last_table is None or _last_table.rules is not rules:
+            by_url = {feed.url: feed for feed in rules.feeds}
+            digest = hashlib.sha256("\n".join(sorted(by_url)).encode()).hexdigest()
+            _last_table = FeedTable(rules, by_url, digest)
+        return _last_table
+
+
+def reconcile(store: Store, table: FeedTable) -> None:
+    """Make the store's schedule hold exactly the feeds of ``table`` (see the module docstring):
+    one read when it already does."""
+    mark = store.get(SCHEDULE_MARK)
+    if mark is not None and mark.get("digest") == table.digest:
+        return
+    listed = store.scheduled(SCHEDULE)
+    now = time.time()
+    # only_new: a poll that wrote a feed's next time meanwhile keeps it.
+    store.schedule(SCHEDULE, {url: now for url in table.by_url if url not in listed}, only_new=True)
+    store.unschedule(SCHEDULE, [url for url in listed if url not in table.by_url])
+    store.put(SCHEDULE_MARK, {"digest": table.digest, "feeds": len(table.by_url), "at": now_iso()})

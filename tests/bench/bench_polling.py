@@ -5,7 +5,7 @@ answer each request after 100 ms, as distant ones would.
 
 1,000 feeds on 50 hosts (127.0.0.2 to 127.0.0.51, 20 feeds each, with ETag and Last-Modified).
 The first cycle starts with the worker (no feed has been polled); each later one is forced by
-expiring every feed's slot once the previous cycle ended. A cycle ends when every feed's
+making every feed due in the poll schedule once the previous cycle ended. A cycle ends when every feed's
 health record shows an attempt after it began. Printed: the cold cycle, a cycle where nothing changed (all
 304), then mixed cycles (10% with a new item, 5% slow (+1 s), 5% failing), with requests/s,
 bytes saved by conditional GET, and the worker's resident memory (main process and children)
@@ -29,6 +29,7 @@ import urllib3
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from monitor.ingest.schedule import SCHEDULE  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
 from tests.support.feeds import rss  # noqa: E402
 from tests.support.publisher import Publisher  # noqa: E402
@@ -120,12 +121,13 @@ def main() -> None:
 
     def cycle(label: str, start: float | None = None) -> None:
         """Wait until every feed was polled after ``start``; without one, force a cycle now
-        (the previous cycle has ended: every slot it sets is written before its record)."""
+        (the previous cycle has ended: each poll writes the feed's next time before its
+        record)."""
         if start is None:
             for p in publishers:
                 p.reset_counts()
             start = time.time()
-            db.delete(*[f"{NS}slot:{u}" for u in urls])
+            db.zadd(NS + SCHEDULE, dict.fromkeys(urls, 0))
         began = datetime.fromtimestamp(start, UTC).isoformat()
         while True:
             records = db.mget(keys)
@@ -139,7 +141,7 @@ def main() -> None:
                         if r is None or json.loads(r)["last_attempt"] < began]  # fmt: skip
                 raise SystemExit(
                     f"{label}: {done} of {len(urls)} feeds polled after {args.cycle_timeout:.0f} s"
-                    f"; not polled, e.g. {late[:3]}; slots: {[db.get(NS + 'slot:' + u) for u in late[:3]]}"
+                    f"; not polled, e.g. {late[:3]}; next polls: {[db.zscore(NS + SCHEDULE, u) for u in late[:3]]}"
                     f"; records: {[db.get(NS + 'feed:' + u) for u in late[:3]]}; log: {tmp}"
                 )
             time.sleep(0.02)

@@ -5,8 +5,11 @@ publishers."""
 from __future__ import annotations
 
 import logging
+import os
 import random
+import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ import pytest
 from monitor.context import Context
 from monitor.errors import ServerError
 from monitor.ingest.polling import due_feeds, poll_feed, poll_feeds
-from monitor.ingest.schedule import Hints, batches, max_age, next_delay
+from monitor.ingest.schedule import SCHEDULE, Hints, batches, max_age, next_delay
 from monitor.settings import Settings
 from tests.support.feeds import rss
 from tests.support.publisher import Publisher
@@ -57,9 +60,11 @@ def items(n: int, base: str = "http://127.0.0.1/a") -> str:
 
 
 def slot_delay(ctx: Context, url: str) -> float:
-    slot = ctx.store.get(f"slot:{url}")
-    assert slot is not None
-    return float(slot["delay"])
+    """Seconds from the feed's last poll to its next one in the schedule."""
+    health = ctx.store.get(f"feed:{url}")
+    assert health is not None
+    last_attempt = datetime.fromisoformat(health["last_attempt"]).timestamp()
+    return ctx.store.scheduled(SCHEDULE)[url] - last_attempt
 
 
 # ------------------------------------------------------------------ conditional GET, encoding
@@ -193,6 +198,88 @@ def test_due_feeds_claims_each_slot_once(publisher: Publisher, make_context: Any
     ctx = make_context(urls)
     assert sorted(due_feeds(ctx)) == sorted(urls)
     assert due_feeds(ctx) == []
+
+
+def feeds_rules(urls: list[str], every: str = "1h") -> str:
+    return "feeds:\n" + "".join(f"  - url: {url}\n    every: {every}\n" for url in urls)
+
+
+def change_rules(ctx: Context, urls: list[str]) -> None:
+    """Rewrite the context's rules file with these feeds, as ops would while it runs."""
+    path = ctx.rules_source.path
+    before = path.stat().st_mtime_ns
+    path.write_text(feeds_rules(urls), encoding="utf-8")
+    os.utime(path, ns=(before + 10**9, before + 10**9))  # a new mtime even within a tick
+
+
+def test_a_polled_feed_is_not_due_until_its_next_time(
+    publisher: Publisher, open_contexts: Callable[..., Context]
+) -> None:
+    url = publisher.serve("/feed.xml", items(1))
+    ctx = open_contexts(feeds_rules([url]))
+    assert due_feeds(ctx) == [url]
+    poll_feed(ctx, url)
+    assert due_feeds(ctx) == []
+    assert 3240 <= slot_delay(ctx, url) <= 3960
+
+
+def test_a_taken_feed_whose_poll_is_lost_is_due_again_after_its_lease(
+    open_contexts: Callable[..., Context], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("monitor.ingest.polling.LEASE", 1.2)
+    short, long = "http://127.0.0.1:9/short.xml", "http://127.0.0.1:9/long.xml"
+    ctx = open_contexts(
+        f"feeds:\n  - {{url: {short}, every: 1s}}\n  - {{url: {long}, every: 1h}}\n"
+    )
+    assert sorted(due_feeds(ctx)) == sorted([short, long])
+    assert due_feeds(ctx) == []
+    time.sleep(1.3)
+    # A feed polled less often than the lease keeps its own interval as its lease.
+    assert due_feeds(ctx) == [short]
+    assert ctx.store.scheduled(SCHEDULE)[long] > time.time() + 3500
+
+
+def test_the_schedule_follows_feeds_added_to_and_removed_from_the_rules(
+    publisher: Publisher, open_contexts: Callable[..., Context]
+) -> None:
+    kept, removed, added = (publisher.serve(f"/{name}.xml", items(1)) for name in "kra")
+    ctx = open_contexts(feeds_rules([kept, removed]))
+    assert sorted(due_feeds(ctx)) == sorted([kept, removed])
+    change_rules(ctx, [kept, added])
+    assert due_feeds(ctx) == [added]
+    assert sorted(ctx.store.scheduled(SCHEDULE)) == sorted([kept, added])
+    poll_feed(ctx, removed)  # a poll already queued when it was removed
+    assert removed not in ctx.store.scheduled(SCHEDULE)
+
+
+def test_a_feed_removed_by_another_process_leaves_the_schedule_when_due(
+    open_contexts: Callable[..., Context],
+) -> None:
+    url = "http://127.0.0.1:9/feed.xml"
+    ctx = open_contexts(feeds_rules([url]))
+    due_feeds(ctx)
+    ctx.store.schedule(SCHEDULE, {"http://127.0.0.1:9/gone.xml": time.time()})
+    assert due_feeds(ctx) == []
+    assert list(ctx.store.scheduled(SCHEDULE)) == [url]
+
+
+def test_a_schedule_lost_with_the_store_is_made_again_with_every_feed_due(
+    open_contexts: Callable[..., Context],
+) -> None:
+    urls = [f"http://127.0.0.1:9/{i}.xml" for i in range(3)]
+    ctx = open_contexts(feeds_rules(urls))
+    assert len(due_feeds(ctx)) == 3
+    for key in ctx.store.keys(SCHEDULE):  # as a Redis without persistence, restarted
+        ctx.store.delete(key)
+    assert sorted(due_feeds(ctx)) == sorted(urls)
+
+
+def test_a_restart_does_not_make_every_feed_due(open_contexts: Callable[..., Context]) -> None:
+    urls = [f"http://127.0.0.1:9/{i}.xml" for i in range(3)]
+    first = open_contexts(feeds_rules(urls))
+    assert len(due_feeds(first)) == 3
+    first.close()
+    assert due_feeds(open_contexts(feeds_rules(urls))) == []
 
 
 # ------------------------------------------------------------------ concurrency
