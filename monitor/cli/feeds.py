@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from monitor.rules.feedlists import (
     wants_opml,
 )
 from monitor.rules.load import load_rules
-from monitor.rules.model import Feed
+from monitor.rules.model import Feed, tag_name
 from monitor.settings import load_settings
 
 HEADER = ("feed", "status", "errors", "last success", "next poll", "items")
@@ -53,24 +54,85 @@ def _row(record: FeedHealth, zone: str) -> Row:
     return Row(cells, last_error_notes(data.get("last_error")))
 
 
+SHOWN_AT_MOST = 50  # rows of the table; past that, the feeds that fail, and how to see more
+NEVER_POLLED = "never polled"
+
+
+def _status(record: FeedHealth) -> str:
+    return str(record.data.get("last_status") or NEVER_POLLED)
+
+
+def _summary(chosen: list[tuple[Feed, FeedHealth]]) -> list[str]:
+    """The feeds chosen counted by status, then by tag with how many of each fail."""
+    statuses = Counter(_status(record) for _, record in chosen)
+    failing = sum(record.consecutive_errors > 0 for _, record in chosen)
+    by_status = ", ".join(f"{n} {status}" for status, n in statuses.most_common())
+    lines = [f"{counted(len(chosen), 'feed', 'feeds')}: {by_status or 'none'}; {failing} failing"]
+    tagged: Counter[str] = Counter()
+    tag_failing: Counter[str] = Counter()
+    for feed, record in chosen:
+        tagged.update(feed.tags)
+        tag_failing.update(feed.tags if record.consecutive_errors > 0 else ())
+    if tagged:
+        lines.append(
+            "by tag: "
+            + ", ".join(
+                f"{tag} {n} ({tag_failing[tag]} failing)" for tag, n in sorted(tagged.items())
+            )
+        )
+    return lines
+
+
 @click.group(invoke_without_command=True)
 @rules_option
+@click.option("--tag", "tags", multiple=True, help="Only the feeds with this tag (repeatable).")
+@click.option("--failing", is_flag=True, help="Only the feeds whose last polls failed.")
+@click.option("--all", "show_all", is_flag=True, help=f"Every feed chosen, past {SHOWN_AT_MOST}.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed, one per line.")
 @click.pass_context
-def feeds(ctx: click.Context, rules: Path | None, as_json: bool) -> None:
-    """Show each feed's health: last status, errors in a row, last success, next poll.
+def feeds(
+    ctx: click.Context,
+    rules: Path | None,
+    tags: tuple[str, ...],
+    failing: bool,
+    show_all: bool,
+    as_json: bool,
+) -> None:
+    """Show the feeds' health: a count by status and by tag, then each feed's last status,
+    errors in a row, last success and next poll (the failing ones first past 50 feeds).
 
     With a command: export the feeds as OPML, or import a feed list."""
     if ctx.invoked_subcommand is not None:
         return
+    wanted = {tag_name(tag) for tag in tags}
     with opened_context(rules) as opened:
-        records = [FeedHealth.load(opened.store, feed.url) for feed in opened.rules.feeds]
         zone = opened.settings.timezone
+        chosen: list[tuple[Feed, FeedHealth]] = []
+        for feed in opened.rules.feeds:
+            if wanted and not wanted & set(feed.tags):
+                continue
+            record = FeedHealth.load(opened.store, feed.url)
+            if failing and record.consecutive_errors == 0:
+                continue
+            if as_json:  # one line as each is read: 100,000 feeds need not be held
+                shown = {"url": feed.url, "tags": list(feed.tags), **record.data}
+                click.echo(json.dumps(shown, ensure_ascii=False))
+            else:
+                chosen.append((feed, record))
     if as_json:
-        for record in records:
-            click.echo(json.dumps({"url": record.url, **record.data}, ensure_ascii=False))
         return
-    echo_table(HEADER, [_row(record, zone) for record in records])
+    for line in _summary(chosen):
+        click.echo(line)
+    rows = chosen
+    if len(chosen) > SHOWN_AT_MOST and not show_all:
+        failing_ones = [pair for pair in chosen if pair[1].consecutive_errors > 0]
+        rows = sorted(failing_ones, key=lambda pair: -pair[1].consecutive_errors)[:SHOWN_AT_MOST]
+        click.echo(
+            f"{counted(len(rows), 'failing feed', 'failing feeds')} shown of "
+            f"{len(chosen)}; --all, --failing, --tag NAME or --json for the others"
+        )
+    if rows:
+        echo_table(HEADER, [_row(record, zone) for _, record in rows])
 
 
 @feeds.command("export")

@@ -179,7 +179,8 @@ def test_feeds_shows_each_feeds_health(tmp_path: Path, site: SiteServer) -> None
     table = monitor("feeds", env=env)
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0].split() == [
+    assert lines[0] == "2 feeds: 1 ok, 1 error; 1 failing"
+    assert lines[1].split() == [
         "feed",
         "status",
         "errors",

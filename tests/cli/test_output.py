@@ -386,7 +386,8 @@ def test_feeds_is_an_aligned_table_with_local_times_and_the_error_under_its_feed
     env: dict[str, str],
 ) -> None:
     output = monitor("feeds", env=env)
-    assert output.splitlines()[0].split() == " ".join(FEEDS_HEADER).split()
+    assert output.splitlines()[0] == "2 feeds: 1 ok, 1 error; 1 failing"
+    assert output.splitlines()[1].split() == " ".join(FEEDS_HEADER).split()
     rows, below = table(output, FEEDS_HEADER)
     assert rows == [
         [FEED, "ok", "0", "2026-11-24 13:00 Asia/Riyadh", "2026-11-24 13:05 Asia/Riyadh", "3"],
@@ -412,9 +413,62 @@ def test_feeds_on_a_terminal_show_a_failing_feed_in_red(env: dict[str, str]) -> 
     ):
         assert click.style("ok", fg="green") in coloured
         assert click.style("error", fg="red") in coloured
-        assert coloured.startswith("\x1b[1m")  # the header
+        assert coloured.splitlines()[1].startswith("\x1b[1m")  # the header
         assert ANSI.sub("", coloured) == plain
     assert "\x1b" not in monitor("feeds", env={**env, "NO_COLOR": "1", "FORCE_COLOR": "1"})
+
+
+def many_feeds(tmp_path: Path, count: int, failing_every: int) -> dict[str, str]:
+    """``count`` feeds in a text list, every tenth tagged gulf; every ``failing_every``-th has
+    failed twice in a row, the others polled fine."""
+    urls = [f"https://site{i}.example.org/rss.xml" for i in range(count)]
+    lines = [f"{url}  tags=gulf" if i % 10 == 0 else url for i, url in enumerate(urls)]
+    (tmp_path / "desk.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("feed_lists: [{path: desk.txt}]\nrules: []\n", encoding="utf-8")
+    store = open_store(Settings(state_dir=tmp_path / "state"))
+    try:
+        for i, url in enumerate(urls):
+            record = FeedHealth.load(store, url)
+            if i % failing_every == 0:
+                record.failed(epoch(10), "HTTP 503 Service Unavailable", 503)
+                record.failed(epoch(10, 5), "HTTP 503 Service Unavailable", 503)
+            else:
+                record.succeeded(epoch(10), 200, 1, None)
+            record.save(store)
+    finally:
+        store.close()
+    return {"MONITOR_RULES": str(rules), "MONITOR_STATE_DIR": str(tmp_path / "state")}
+
+
+def test_feeds_past_fifty_counts_them_and_lists_the_failing_ones(tmp_path: Path) -> None:
+    """At a newsroom's size a row per feed is a listing nobody reads: the counts, by status
+    and by tag, then the feeds that fail."""
+    env = many_feeds(tmp_path, 120, failing_every=30)  # feeds 0, 30, 60 and 90 fail
+    lines = monitor("feeds", env=env).splitlines()
+    assert lines[:3] == [
+        "120 feeds: 116 ok, 4 error; 4 failing",
+        "by tag: gulf 12 (4 failing)",
+        "4 failing feeds shown of 120; --all, --failing, --tag NAME or --json for the others",
+    ]
+    rows, _ = table("\n".join(lines), FEEDS_HEADER)
+    assert sorted(row[0] for row in rows) == sorted(
+        f"https://site{i}.example.org/rss.xml" for i in (0, 30, 60, 90)
+    )
+    assert len(table(monitor("feeds", "--all", env=env), FEEDS_HEADER)[0]) == 120
+
+
+def test_feeds_chosen_by_tag_or_failing_and_streamed_as_json(tmp_path: Path) -> None:
+    env = many_feeds(tmp_path, 120, failing_every=30)
+    gulf = monitor("feeds", "--tag", "Gulf", env=env).splitlines()
+    assert gulf[0] == "12 feeds: 8 ok, 4 error; 4 failing"
+    assert len(table("\n".join(gulf), FEEDS_HEADER)[0]) == 12  # 50 or fewer: every one
+    records = [
+        json.loads(line) for line in monitor("feeds", "--failing", "--json", env=env).splitlines()
+    ]
+    assert [(r["url"], r["tags"], r["consecutive_errors"]) for r in records] == [
+        (f"https://site{i}.example.org/rss.xml", ["gulf"], 2) for i in (0, 30, 60, 90)
+    ]
 
 
 # -- monitor check -----------------------------------------------------------------------------
