@@ -28,7 +28,7 @@ from monitor.context import RATES_KEY, Context, now_iso
 from monitor.errors import MonitorError
 from monitor.fetch import fetch
 from monitor.ingest.feeds import Entry
-from monitor.ingest.polling import poll_feed
+from monitor.ingest.polling import at_once_by_host, poll_feeds
 from monitor.money.rates import RateTable, parse_ecb_xml
 from monitor.text.extract import Article, article_from_entry, extract_page
 from monitor.text.neardup import Filed, filing_keys, fingerprint, nearest, probe_keys
@@ -186,6 +186,24 @@ def process_article(ctx: Context, article_id: str) -> list[str]:
     return pending
 
 
+def process_articles(ctx: Context, article_ids: list[str]) -> list[str]:
+    """``process_article`` on each article, their pages fetched at once as feeds are polled
+    (``monitor.ingest.polling.at_once_by_host``); the ids of the alerts to deliver."""
+
+    def page_of(article_id: str) -> str:
+        return str((ctx.store.get(f"entry:{article_id}") or {}).get("url", ""))
+
+    def one(article_id: str) -> list[str]:
+        try:
+            return process_article(ctx, article_id)
+        except Exception:  # one article must not cost the others their alerts
+            log.exception("article processing crashed: %s", article_id)
+            return []
+
+    found = at_once_by_host(ctx.settings, article_ids, page_of, one)
+    return [alert_id for alert_ids in found for alert_id in alert_ids]
+
+
 @dataclass
 class CycleReport:
     """What one ``run_cycle`` did."""
@@ -197,30 +215,18 @@ class CycleReport:
 
 
 def run_cycle(ctx: Context, patience: float = 60.0) -> CycleReport:
-    """Poll every feed, process every new article and deliver every alert, in this process.
+    """Poll every feed, process every new article and deliver every alert, in this process:
+    feeds and pages fetched many at once, as the worker's poll tasks fetch them.
 
     Alerts still pending from earlier cycles are delivered too, when due, and the digests that
     are due. A refused alert is tried again when its next attempt falls due, for at most
     ``patience`` seconds (``monitor.alerts.delivery.deliver_patiently``); then it stays pending.
     """
     report = CycleReport()
-    articles: list[str] = []
-    for feed in ctx.rules.feeds:
-        report.feeds += 1
-        try:
-            articles += poll_feed(ctx, feed.url)
-        except MonitorError:
-            report.feeds_failed += 1
-        except Exception:  # a bug met on one feed must not cost the others their poll
-            log.exception("feed poll crashed: %s", feed.url)
-            report.feeds_failed += 1
-    alert_ids: list[str] = []
-    for article_id in articles:
-        report.articles += 1
-        try:
-            alert_ids += process_article(ctx, article_id)
-        except Exception:  # nor one article the alerts of the others
-            log.exception("article processing crashed: %s", article_id)
+    polled = poll_feeds(ctx, [feed.url for feed in ctx.rules.feeds])
+    report.feeds, report.feeds_failed = len(ctx.rules.feeds), len(polled.failed)
+    report.articles = len(polled.articles)
+    alert_ids = process_articles(ctx, polled.articles)
     alert_ids += flush_digests(ctx)
     now = time.time()
     due = dict.fromkeys(alert_ids, now)

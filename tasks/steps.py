@@ -66,7 +66,7 @@ def poll_feed_task(url: str) -> None:
 
 @app.task(name="monitor.poll_feeds")
 def poll_feeds_task(urls: list[str]) -> None:
-    for article_id in poll_feeds(context(), urls):  # failures logged and recorded per feed
+    for article_id in poll_feeds(context(), urls).articles:  # failures logged, recorded
         process_article_task.delay(article_id)
 
 

@@ -141,3 +141,24 @@ def test_language_and_feed_filters_apply_in_the_pipeline(
     run_cycle(ctx)
     fired = {post["json"]["title"].split("]")[0].strip("[") for post in webhook.received}
     assert fired == {"musk-putin", "arabic-only"}
+
+
+def test_a_cycle_fetches_feeds_and_pages_many_at_once_within_the_host_limit(
+    open_contexts, site: SiteServer, webhook: WebhookSink
+) -> None:
+    """It used to keep one request in flight: 1,000 feeds at 100 ms, each with its pages,
+    took a quarter of an hour. Here the site is one host: four at once, never more."""
+    feeds = []
+    for i in range(8):
+        page = site.route(f"/{i}.html", SEED.read_bytes(), delay=0.3)
+        feed = rss([{"title": f"story {i}", "link": page}])
+        feeds.append(site.route(f"/{i}.xml", feed, content_type="application/rss+xml", delay=0.3))
+    ctx = open_contexts(
+        rules_text(feeds, webhook.apprise_url()),
+        per_host_concurrency=4,
+        near_duplicate_distance=-1,  # eight copies of one page stand for eight stories here
+    )
+    report = run_cycle(ctx)
+    assert (report.feeds, report.feeds_failed, report.articles) == (8, 0, 8)
+    assert report.alerts == {"sent": 8}
+    assert site.most_in_flight == 4

@@ -29,8 +29,11 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import chain, zip_longest
+from typing import TypeVar
 
 from monitor import metrics
 from monitor.context import Context
@@ -48,8 +51,11 @@ from monitor.ingest.schedule import (
     next_delay,
     reconcile,
 )
+from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 LEASE = 300.0  # seconds a taken feed waits for its poll before it is due again
 TAKE_AT_ONCE = 1000  # feeds taken from the schedule per store call, so none blocks Redis long
@@ -185,34 +191,57 @@ class HostLimit:
             return self._slots[host_of(url)]
 
 
-def in_turns_by_host(urls: list[str]) -> list[str]:
-    """``urls`` reordered so that hosts take turns: the first feed of each host, then the
+def in_turns_by_host(items: list[T], url_of: Callable[[T], str] = str) -> list[T]:
+    """``items`` reordered so that hosts take turns: the first item of each host, then the
     second of each, and so on (the order within a host kept)."""
-    by_host: dict[str, list[str]] = defaultdict(list)
-    for url in urls:
-        by_host[host_of(url)].append(url)
+    by_host: dict[str, list[T]] = defaultdict(list)
+    for item in items:
+        by_host[host_of(url_of(item))].append(item)
     turns = zip_longest(*by_host.values())
-    return [url for url in chain.from_iterable(turns) if url is not None]
+    return [item for item in chain.from_iterable(turns) if item is not None]
 
 
-def poll_feeds(ctx: Context, urls: list[str]) -> list[str]:
-    """Poll a batch of feeds at once (see the module docstring); the ids of new articles.
+def at_once_by_host(
+    settings: Settings, items: list[T], url_of: Callable[[T], str], work: Callable[[T], R]
+) -> list[R]:
+    """``work`` on every item, ``MONITOR_POLL_THREADS`` at once and at most
+    ``MONITOR_PER_HOST_CONCURRENCY`` on one host (that of ``url_of(item)``), hosts taking
+    turns; the results in that order. Feeds and pages wait on the network, not the CPU."""
+    limit = HostLimit(settings.per_host_concurrency)
 
-    A feed that fails is logged and recorded by ``poll_feed`` and does not stop the others.
-    """
-    limit = HostLimit(ctx.settings.per_host_concurrency)
+    def one(item: T) -> R:
+        with limit.slot(url_of(item)):
+            return work(item)
 
-    def one(url: str) -> list[str]:
-        with limit.slot(url):
-            try:
-                return poll_feed(ctx, url)
-            except MonitorError:
-                return []
-            except Exception:  # a bug on one feed's input must not lose the batch
-                log.exception("feed poll crashed: %s", url)
-                return []
+    threads = max(1, min(settings.poll_threads, len(items)))
+    with ThreadPoolExecutor(threads, thread_name_prefix="fetch") as pool:
+        return list(pool.map(one, in_turns_by_host(items, url_of)))
 
-    threads = max(1, min(ctx.settings.poll_threads, len(urls)))
-    with ThreadPoolExecutor(threads, thread_name_prefix="poll") as pool:
-        found = pool.map(one, in_turns_by_host(urls))
-        return [article for articles in found for article in articles]
+
+@dataclass(frozen=True)
+class Polled:
+    """What polling a batch of feeds found: the ids of new articles, and the feeds that
+    failed (each logged and recorded on its health by ``poll_feed``)."""
+
+    articles: list[str]
+    failed: list[str]
+
+
+def poll_feeds(ctx: Context, urls: list[str]) -> Polled:
+    """Poll a batch of feeds at once (see the module docstring). A feed that fails does not
+    stop the others."""
+
+    def one(url: str) -> tuple[str, list[str] | None]:
+        try:
+            return url, poll_feed(ctx, url)
+        except MonitorError:
+            return url, None
+        except Exception:  # a bug on one feed's input must not lose the batch
+            log.exception("feed poll crashed: %s", url)
+            return url, None
+
+    found = at_once_by_host(ctx.settings, urls, str, one)
+    return Polled(
+        articles=[article for _, articles in found for article in articles or ()],
+        failed=[url for url, articles in found if articles is None],
+    )

@@ -290,7 +290,7 @@ def test_per_host_limit_holds_while_hosts_are_polled_at_once(make_context: Any) 
         urls = [one.serve(f"/{i}.xml", items(1)) for i in range(8)]
         urls += [two.serve(f"/{i}.xml", items(1)) for i in range(8)]
         ctx = make_context(urls, per_host_concurrency=2, poll_threads=16)
-        assert len(poll_feeds(ctx, urls)) == 1  # the 16 feeds carry the same links
+        assert len(poll_feeds(ctx, urls).articles) == 1  # the 16 feeds carry the same links
         assert one.max_in_flight == 2 and two.max_in_flight == 2
 
 
@@ -314,7 +314,8 @@ def test_a_batch_survives_its_failing_feeds(publisher: Publisher, make_context: 
     bad = publisher.serve("/bad.xml", "boom", status=500)
     html = publisher.serve("/page.xml", "<html><body>hi</body></html>", content_type="text/html")
     ctx = make_context([good, bad, html])
-    assert len(poll_feeds(ctx, [bad, good, html])) == 2
+    polled = poll_feeds(ctx, [bad, good, html])
+    assert (len(polled.articles), polled.failed) == (2, [bad, html])
     for url in (bad, html):
         health = ctx.store.get(f"feed:{url}")
         assert health is not None and health["last_status"] == "error"

@@ -15,6 +15,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -170,6 +171,10 @@ class _SiteHandler(_QuietHandler):
 
     def _serve(self, head: bool) -> None:
         site = cast(SiteServer, self.server.owner)
+        with site.serving():
+            self._answer(site, head)
+
+    def _answer(self, site: SiteServer, head: bool) -> None:
         route = site._record(self.command, self.path, dict(self.headers.items()))
         if route is None:
             self.send_plain(404, b"not found", head=head)
@@ -206,7 +211,22 @@ class SiteServer(_ThreadedHTTP):
         self._routes: dict[str, Route] = {}
         #: Every request as (method, path with query, headers).
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        #: Requests being answered now, and the most there were at once.
+        self.in_flight = 0
+        self.most_in_flight = 0
         super().__init__(_SiteHandler, tls)
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Counts a request being answered while the block runs."""
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def route(
         self,
