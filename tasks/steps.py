@@ -1,8 +1,9 @@
 """The tasks: each takes an id or URL, calls one step of ``monitor.pipeline``, queues the next.
 
-Polling is not retried: the feed's next slot is the retry. Delivery is retried with exponential
-backoff and jitter while the target refuses (``monitor.alerts.delivery.retry_delay``); the sweep
-queues again what a dead worker or a lost message left pending.
+Polling is not retried: the feed's next time in the poll schedule is the retry. Delivery is
+retried with exponential backoff and jitter while the target refuses
+(``monitor.alerts.delivery.retry_delay``); the sweep queues again what a dead worker or a lost
+message left pending.
 """
 
 from __future__ import annotations
