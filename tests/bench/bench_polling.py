@@ -73,6 +73,7 @@ def main() -> None:
     defaults = Settings.model_fields
     parser.add_argument("--threads", type=int, default=defaults["poll_threads"].default)
     parser.add_argument("--batch", type=int, default=defaults["poll_batch"].default)
+    parser.add_argument("--per-host", type=int, default=defaults["per_host_concurrency"].default)
     args = parser.parse_args()
     rng = random.Random(7)  # noqa: S311  (a reproducible mix)
 
@@ -116,6 +117,7 @@ def main() -> None:
         "MONITOR_ALLOWED_NETWORKS": "127.0.0.0/8",  # the publishers are on loopback
         "MONITOR_POLL_THREADS": str(args.threads),
         "MONITOR_POLL_BATCH": str(args.batch),
+        "MONITOR_PER_HOST_CONCURRENCY": str(args.per_host),
     }
     keys = [f"{NS}feed:{u}" for u in urls]
 
