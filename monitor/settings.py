@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     poll_batch: int = 100
     """Feeds per poll task; the feeds of one host go to the same task."""
 
+    poll_lease: float = Field(default=300.0, gt=0)
+    """Seconds a feed taken for polling waits for its poll before it is due again: the
+    feeds of a batch lost with a worker are polled again after this long."""
+
     max_backoff: float = 21600.0
     """Longest wait, in seconds, before polling a failing feed again, or that a publisher's
     ``Retry-After``, ``max-age`` or ``<ttl>`` may impose."""

@@ -1,8 +1,9 @@
 """Polling feeds: which feeds are due, one poll of one feed, and a batch of polls at once.
 
 Scheduling. ``due_feeds`` takes from the store's schedule (``monitor.ingest.schedule``) the
-feeds whose next poll has come, in one atomic step that pushes them a lease (``LEASE``, or the
-feed's ``every`` when longer) ahead in case their poll is lost; the poll then writes the feed's
+feeds whose next poll has come, in one atomic step that pushes them a lease
+(``MONITOR_POLL_LEASE``, or the feed's ``every`` when longer) ahead in case their poll is
+lost; the poll then writes the feed's
 next time, ``monitor.ingest.schedule.next_delay`` from now (``every``, backoff on errors, the
 publisher's hints, jitter). So the schedule holds each feed's next poll, wherever the poll ran,
 and a tick costs the feeds due, not all feeds.
@@ -57,14 +58,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-LEASE = 300.0  # seconds a taken feed waits for its poll before it is due again
 TAKE_AT_ONCE = 1000  # feeds taken from the schedule per store call, so none blocks Redis long
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
 
 
 def due_feeds(ctx: Context) -> list[str]:
-    """Feeds whose next poll has come, taken from the schedule for ``LEASE`` seconds or their
-    ``every``, whichever is longer."""
+    """Feeds whose next poll has come, taken from the schedule for ``MONITOR_POLL_LEASE`` or
+    their ``every``, whichever is longer."""
     table = feed_table(ctx.rules)
     reconcile(ctx.store, table)
     now = time.time()
@@ -80,16 +80,17 @@ def due_feeds(ctx: Context) -> list[str]:
 def _take_all_due(ctx: Context, now: float) -> list[str]:
     taken: list[str] = []
     while True:
-        batch = ctx.store.take_due(SCHEDULE, now, TAKE_AT_ONCE, LEASE)
+        batch = ctx.store.take_due(SCHEDULE, now, TAKE_AT_ONCE, ctx.settings.poll_lease)
         taken += batch
         if len(batch) < TAKE_AT_ONCE:
             return taken
 
 
 def _lease_longer_feeds(ctx: Context, table: FeedTable, due: list[str], now: float) -> None:
-    # A feed polled less often than LEASE keeps its own interval as its lease, so a poll queue
+    # A feed polled less often than the lease keeps its own interval as its lease, so a queue
     # running late does not have it taken again (and polled twice) before its poll ran.
-    longer = {url: now + table.every(url) for url in due if table.every(url) > LEASE}
+    lease = ctx.settings.poll_lease
+    longer = {url: now + table.every(url) for url in due if table.every(url) > lease}
     if longer:
         ctx.store.schedule(SCHEDULE, longer)
 

@@ -224,12 +224,12 @@ def test_a_polled_feed_is_not_due_until_its_next_time(
 
 
 def test_a_taken_feed_whose_poll_is_lost_is_due_again_after_its_lease(
-    open_contexts: Callable[..., Context], monkeypatch: pytest.MonkeyPatch
+    open_contexts: Callable[..., Context],
 ) -> None:
-    monkeypatch.setattr("monitor.ingest.polling.LEASE", 1.2)
     short, long = "http://127.0.0.1:9/short.xml", "http://127.0.0.1:9/long.xml"
     ctx = open_contexts(
-        f"feeds:\n  - {{url: {short}, every: 1s}}\n  - {{url: {long}, every: 1h}}\n"
+        f"feeds:\n  - {{url: {short}, every: 1s}}\n  - {{url: {long}, every: 1h}}\n",
+        poll_lease=1.2,
     )
     assert sorted(due_feeds(ctx)) == sorted([short, long])
     assert due_feeds(ctx) == []

@@ -211,6 +211,7 @@ class SiteServer(_ThreadedHTTP):
         self._routes: dict[str, Route] = {}
         #: Every request as (method, path with query, headers).
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self._arrivals: list[tuple[str, float]] = []
         #: Requests being answered now, and the most there were at once.
         self.in_flight = 0
         self.most_in_flight = 0
@@ -261,9 +262,16 @@ class SiteServer(_ThreadedHTTP):
                 if method == "GET" and (target == path or urlsplit(target).path == path)
             )
 
+    def arrivals(self, path: str) -> list[float]:
+        """When each GET for `path` arrived (time.monotonic())."""
+        with self._lock:
+            return [at for target, at in self._arrivals if urlsplit(target).path == path]
+
     def _record(self, method: str, target: str, headers: dict[str, str]) -> Route | None:
         with self._lock:
             self.requests.append((method, target, headers))
+            if method == "GET":
+                self._arrivals.append((target, time.monotonic()))
             route = self._routes.get(target)
             if route is None:
                 route = self._routes.get(urlsplit(target).path)
