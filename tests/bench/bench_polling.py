@@ -23,6 +23,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import urllib3
 
@@ -46,6 +47,21 @@ def feed_body(host: str, port: int, feed: int, version: int) -> str:
         for v in range(version, version + 10)
     ]
     return rss(items, title=f"feed {feed}")
+
+
+def report_state(db: Any, feeds: int) -> None:
+    """What the state costs in Redis: in all and per feed, then by kind of key (a sample of each
+    measured with MEMORY USAGE), so its growth with feeds and items can be told apart."""
+    used = db.info("memory")["used_memory"] - db.info("memory")["used_memory_startup"]
+    kinds: dict[str, list[bytes]] = {}
+    for key in db.scan_iter(count=1000):
+        kind = key.decode().removeprefix(NS).split(":", 1)[0]
+        kinds.setdefault(kind, []).append(key)
+    print(f"Redis: {used / 1e6:.1f} MB for {feeds} feeds, {used / feeds:.0f} bytes a feed")
+    for kind, keys in sorted(kinds.items(), key=lambda item: -len(item[1])):
+        sample = keys[:200]
+        each = sum(db.memory_usage(k) or 0 for k in sample) / len(sample)
+        print(f"  {kind:<16} {len(keys):7d} keys, about {each:6.0f} bytes each")
 
 
 def rss_mb(pid: int) -> float:
@@ -185,6 +201,7 @@ def main() -> None:
                     publish(i)
             cycle(f"mixed {c + 1}")
         worker.stop()
+        report_state(db, len(urls))
 
         for i in range(len(feeds)):
             publish(i)
