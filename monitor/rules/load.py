@@ -6,8 +6,10 @@ schema refuses, in the file's words (``rules[2].money.min: a number is expected,
 ``rules[0]: unknown key 'notfiy'; did you mean 'notify'?``), and in every part the schema took
 (a rule, an entity, a channel), each name that refers to nothing (with the nearest that does)
 and each query that does not parse (placed at the offending character of a one-line query). A
-part the schema refused is not checked further, and its name still counts as declared: one
-mistake is reported once. ``monitor.rules.live`` keeps the last valid file in force while an
+rule the schema refused is read as meant (``_mended``: a misspelt key as the key meant, a
+broken value left out) so its references are checked too; a part the schema refused still
+declares its name: one mistake is reported once. The YAML is read by
+``monitor.rules.positions``. ``monitor.rules.live`` keeps the last valid file in force while an
 edit is refused.
 
 The feed lists the file names (``feed_lists:``, ``monitor.rules.feedlists``) are read with it,
@@ -51,6 +53,17 @@ from monitor.rules.model import (
     did_you_mean,
     tag_name,
     tag_of_reference,
+)
+from monitor.rules.positions import (
+    KEY,
+    MAX_FILE_BYTES,
+    Path_,
+    Reader,
+    Refused,
+    TooDeep,
+    compose,
+    position,
+    too_large,
 )
 from monitor.rules.query import QueryError, parse_query, terms_of
 
@@ -115,109 +128,6 @@ def file_stamp(paths: Sequence[Path]) -> tuple[int | None, ...]:
         except OSError:
             stamp.append(None)
     return tuple(stamp)
-
-
-# --- YAML with positions -------------------------------------------------------------------
-
-Path_ = tuple[str | int, ...]
-_KEY = "\0key"  # marks[(*path, _KEY)] is where the key of that path is written
-
-
-# A rules file is a few levels deep (rules, a rule, entities, all, a name); deeper nesting, or
-# an alias that contains itself, is refused rather than followed down Python's stack.
-MAX_DEPTH = 32
-# Aliases let a few bytes stand for a large tree (nine levels of nine aliases: 387 million
-# values). The values built may be at most this many times the characters of the file (plus a
-# little): sharing a list of aliases between entities stays far below it.
-MAX_EXPANSION = 2
-MAX_FILE_BYTES = 100_000_000
-
-
-class _Refused(Exception):
-    def __init__(self, mark: yaml.Mark, reason: str) -> None:
-        super().__init__(reason)
-        self.mark = mark
-        self.reason = reason
-
-
-class _TooDeep(Exception):
-    """Raised past ``MAX_DEPTH``; each level it passes adds its node, so the top can tell a
-    loop (a node that contains itself) from plain deep nesting."""
-
-    def __init__(self, mark: yaml.Mark) -> None:
-        super().__init__("too deep")
-        self.mark = mark
-        self.chain: list[int] = []
-
-    def refusal(self) -> _Refused:
-        if len(set(self.chain)) < len(self.chain):
-            return _Refused(self.mark, "an alias inside the value it names: the value would "
-                            "contain itself without end")  # fmt: skip
-        return _Refused(self.mark, f"nested more than {MAX_DEPTH} levels deep")
-
-
-class _Reader:
-    """Plain Python data from a YAML node tree, noting where each value starts; bounded in
-    depth and in how far aliases expand (``_Refused`` says where)."""
-
-    def __init__(self, text_length: int) -> None:
-        self.marks: dict[Path_, yaml.Mark] = {}
-        self.errors: list[tuple[int, int, str]] = []
-        self.budget = MAX_EXPANSION * text_length + 10_000
-
-    def read(self, node: yaml.Node, path: Path_ = ()) -> Any:
-        self.budget -= 1
-        if self.budget < 0:
-            raise _Refused(node.start_mark, "aliases here expand to far more values than the "
-                           "file holds (an alias bomb?); write the values out instead")  # fmt: skip
-        if len(path) > MAX_DEPTH:
-            raise _TooDeep(node.start_mark)
-        self.marks[path] = node.start_mark
-        try:
-            return self._value(node, path)
-        except _TooDeep as deep:
-            deep.chain.append(id(node))
-            raise
-        except _Refused as refused:
-            if len(path) == 1 and refused.reason.startswith("aliases"):
-                # where the value that explodes is written, not where the budget ran out
-                refused.mark = node.start_mark
-            raise
-
-    def _value(self, node: yaml.Node, path: Path_) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise _Refused(key_node.start_mark, "a key must be a plain value, not a "
-                                   "list or a mapping")  # fmt: skip
-                key = key_node.value
-                if key in out:
-                    mark = key_node.start_mark
-                    self.errors.append((mark.line + 1, mark.column + 1, f"duplicate key {key!r}"))
-                self.marks[(*path, key, _KEY)] = key_node.start_mark
-                out[key] = self.read(value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.read(v, (*path, i)) for i, v in enumerate(node.value)]
-        try:
-            return _SCALARS.construct_object(node)
-        except yaml.constructor.ConstructorError as exc:  # a tag YAML cannot build here
-            raise _Refused(node.start_mark, f"{exc.problem}; quote it if it is text") from None
-
-
-# libyaml's composer when PyYAML has it: ten times faster on files of many thousand rules.
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# A constructor for scalars only: ints, floats, booleans and strings as YAML 1.1 reads them.
-_SCALARS = yaml.SafeLoader("")
-
-
-def _position(marks: dict[Path_, yaml.Mark], loc: Path_) -> tuple[int, int]:
-    for cut in range(len(loc), -1, -1):
-        mark = marks.get(tuple(loc[:cut]))
-        if mark is not None:
-            return mark.line + 1, mark.column + 1
-    return 1, 1
 
 
 # --- the schema's errors, in the file's words ------------------------------------------------
@@ -321,8 +231,8 @@ def _schema_problems(
         if error["type"] == "missing" and loc in meant:
             continue
         if error["type"] == "extra_forbidden":
-            loc = (*loc, _KEY)
-        line, column = _position(marks, loc)
+            loc = (*loc, KEY)
+        line, column = position(marks, loc)
         problems.append((line, column, _describe(error)))
     return problems
 
@@ -627,7 +537,7 @@ def _position_in(
 ) -> tuple[int, int]:
     """Line and column of ``loc``; inside a one-line (plain or quoted) string, of the
     character at ``offset``."""
-    line, column = _position(marks, loc)
+    line, column = position(marks, loc)
     if offset is None or loc not in marks:
         return line, column
     lines = text.splitlines()
@@ -671,41 +581,6 @@ def loaded_from_text(
         return _parse_rules(text, path, mtime_ns, skip_bad_list_lines)
 
 
-def _line_and_column(text: str, position: int) -> tuple[int, int]:
-    before = text[:position]
-    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
-
-
-def _compose(text: str, path: str) -> yaml.Node | None:
-    """The YAML node tree of the text; ``RulesError`` where it is not YAML."""
-    try:
-        return yaml.compose(text, Loader=_COMPOSER)
-    except yaml.MarkedYAMLError as fast:
-        error = fast
-    except yaml.reader.ReaderError as unreadable:  # a character YAML does not allow
-        line, column = _line_and_column(text, unreadable.position)
-        code = unreadable.character
-        code = ord(code) if isinstance(code, str) else code  # the C reader gives a number
-        reason = f"not valid YAML: the character {code:#06x} is not allowed in a rules file"
-        raise RulesError(path, [(line, column, reason)]) from None
-    except RecursionError:  # the pure-Python composer, on deep nesting
-        raise RulesError(path, [(1, 1, "not valid YAML: nested too deeply")]) from None
-    try:
-        # The pure-Python composer words the error and places it where a person looks.
-        yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as worded:
-        error = worded
-    except RecursionError:
-        pass  # nested too deeply for it: libyaml's words stand
-    mark = error.problem_mark or error.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    raise RulesError(path, [(line, column, f"not valid YAML: {error.problem or error}")])
-
-
-def _too_large(size: int) -> str:
-    return f"the file has {size:,} bytes, more than the {MAX_FILE_BYTES:,} a rules file may"
-
-
 @dataclass(frozen=True)
 class _Lists:
     """What the feed lists of a rules file hold, and the problems of the rules file they
@@ -742,17 +617,17 @@ def _read_lists(entries: Sequence[FeedList], numbers: list[int], base: Path) -> 
 
 def _parse_rules(text: str, path: str, mtime_ns: int, skip_bad_list_lines: bool) -> LoadedRules:
     if len(text) > MAX_FILE_BYTES:
-        raise RulesError(path, [(1, 1, _too_large(len(text)))])
-    root = _compose(text, path)
+        raise RulesError(path, [(1, 1, too_large(len(text)))])
+    root = compose(text, path)
     if root is None:
         raise RulesError(path, [(1, 1, "the file is empty; it needs at least a 'rules' list")])
-    reader = _Reader(len(text))
+    reader = Reader(len(text))
     try:
         try:
             data = reader.read(root)
-        except _TooDeep as deep:
+        except TooDeep as deep:
             raise deep.refusal() from None
-    except _Refused as refused:
+    except Refused as refused:
         mark = refused.mark
         raise RulesError(path, [(mark.line + 1, mark.column + 1, refused.reason)]) from None
     marks, problems = reader.marks, reader.errors
@@ -783,7 +658,7 @@ def load_rules(path: str | Path, *, skip_bad_list_lines: bool = False) -> Loaded
         # the mtime before the text: an edit made while reading shows as a change later
         status = file.stat()
         if status.st_size > MAX_FILE_BYTES:
-            raise RulesError(str(path), [(1, 1, _too_large(status.st_size))])
+            raise RulesError(str(path), [(1, 1, too_large(status.st_size))])
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesError(str(path), [(1, 1, f"cannot read the file: {exc.strerror}")]) from None
