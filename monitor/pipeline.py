@@ -20,15 +20,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from monitor import metrics
 from monitor.alerts.delivery import deliver_patiently, pending_alerts
 from monitor.alerts.digest import flush_digests, record_alerts
 from monitor.context import RATES_KEY, Context, now_iso
 from monitor.errors import MonitorError
-from monitor.fetch import fetch
+from monitor.fetch import HostSlots, Outcome, Request, fetch, fetch_all
 from monitor.ingest.feeds import Entry
-from monitor.ingest.polling import at_once_by_host, poll_feeds
+from monitor.ingest.polling import poll_feeds
 from monitor.money.rates import RateTable, parse_ecb_xml
 from monitor.text.extract import Article, article_from_entry, extract_page
 from monitor.text.neardup import Filed, filing_keys, fingerprint, nearest, probe_keys
@@ -71,9 +72,17 @@ def refresh_rates(ctx: Context) -> RateTable | None:
 def read_article(ctx: Context, entry: Entry) -> Article:
     """The article behind a feed entry: the page when it can be had, else the entry itself."""
     try:
-        page = fetch(ctx.client, entry.url, ctx.settings, accept=PAGE_ACCEPT)
+        page: Outcome = fetch(ctx.client, entry.url, ctx.settings, accept=PAGE_ACCEPT)
     except MonitorError as exc:
-        log.warning("article page not fetched, using the feed's summary: %s", exc)
+        page = exc
+    return article_of(entry, page)
+
+
+def article_of(entry: Entry, page: Outcome) -> Article:
+    """The article of ``entry`` from its page, or from the entry itself when the page could
+    not be had."""
+    if isinstance(page, MonitorError):
+        log.warning("article page not fetched, using the feed's summary: %s", page)
         return article_from_entry(entry)
     return extract_page(page, entry)
 
@@ -157,14 +166,22 @@ def decide_first(ctx: Context, filed: Filed) -> str:
     return str((ctx.store.get(f"near-first:{filed.key}") or {}).get("first", first))
 
 
-def process_article(ctx: Context, article_id: str) -> list[str]:
-    """Extract, find amounts, match; return the ids of alerts still to deliver."""
+def _entry(ctx: Context, article_id: str) -> Entry | None:
     data = ctx.store.get(f"entry:{article_id}")
     if data is None:
         log.warning("article %s: its feed entry has expired from the store; skipped", article_id)
-        return []
-    entry = Entry.from_dict(data)
-    article = read_article(ctx, entry)
+        return None
+    return Entry.from_dict(data)
+
+
+def process_article(ctx: Context, article_id: str) -> list[str]:
+    """Fetch the page, extract, find amounts, match; return the ids of alerts still to
+    deliver."""
+    entry = _entry(ctx, article_id)
+    return [] if entry is None else _process(ctx, entry, read_article(ctx, entry))
+
+
+def _process(ctx: Context, entry: Entry, article: Article) -> list[str]:
     alert_key = first_of_copies(ctx, entry.key, article.text)
     amounts, report = ctx.matcher.examine(
         article.text, language=article.language, feed=entry.feed_url
@@ -188,20 +205,18 @@ def process_article(ctx: Context, article_id: str) -> list[str]:
 
 def process_articles(ctx: Context, article_ids: list[str]) -> list[str]:
     """``process_article`` on each article, their pages fetched at once as feeds are polled
-    (``monitor.ingest.polling.at_once_by_host``); the ids of the alerts to deliver."""
-
-    def page_of(article_id: str) -> str:
-        return str((ctx.store.get(f"entry:{article_id}") or {}).get("url", ""))
-
-    def one(article_id: str) -> list[str]:
+    (``monitor.fetch.fetch_all``) and each processed as it comes; the ids of the alerts to
+    deliver."""
+    entries = [entry for entry in map(partial(_entry, ctx), article_ids) if entry is not None]
+    requests = [Request(entry.url, PAGE_ACCEPT) for entry in entries]
+    slots = HostSlots.from_settings(ctx.store, ctx.settings)
+    alert_ids: list[str] = []
+    for index, page in fetch_all(ctx.client, requests, ctx.settings, slots):
         try:
-            return process_article(ctx, article_id)
+            alert_ids += _process(ctx, entries[index], article_of(entries[index], page))
         except Exception:  # one article must not cost the others their alerts
-            log.exception("article processing crashed: %s", article_id)
-            return []
-
-    found = at_once_by_host(ctx.settings, article_ids, page_of, one)
-    return [alert_id for alert_ids in found for alert_id in alert_ids]
+            log.exception("article processing crashed: %s", entries[index].article_id)
+    return alert_ids
 
 
 @dataclass

@@ -124,10 +124,11 @@ class Settings(BaseSettings):
     comma-separated (``feeds.intranet,10.1.0.0/16``); see ``monitor.ssrf``."""
 
     per_host_concurrency: int = 4
-    """Requests in flight at once to one host, within one poll of a batch of feeds."""
+    """Requests in flight at once to one host, among every process sharing the store."""
 
-    poll_threads: int = 32
-    """Feeds fetched at once by one poll task."""
+    poll_concurrency: int = Field(default=200, ge=1)
+    """Requests in flight at once in one process (feeds, and article pages in ``poll --once``),
+    all in one thread: they wait on the network, not the CPU."""
 
     poll_batch: int = 100
     """Feeds per poll task; the feeds of one host go to the same task."""

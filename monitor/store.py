@@ -15,9 +15,14 @@ pushes them a lease ahead, so that two takers never get the same member and a me
 process that then died comes due again. Its cost follows the members taken, not the schedule's
 size (a Redis sorted set; an indexed table in SQLite). Members do not expire.
 
+And a key may hold slots: at most a given number of tokens out at once, each given back by its
+holder or, should the holder die, gone by itself after a while (``trade_slots``). They bound
+the requests in flight to one host among every process sharing the store.
+
 Keys in use: ``seen:<article key>``, ``entry:<article id>``, ``alert:<alert id>``,
 ``sending:<alert id>``, ``slot:rates``, ``feed:<feed url>``, the schedule ``poll-schedule`` of
-feed URLs by next poll and its mark ``poll-schedule:feeds`` (see ``monitor.ingest.schedule``);
+feed URLs by next poll and its mark ``poll-schedule:feeds`` (see ``monitor.ingest.schedule``),
+the slots ``host-slots:<host>`` (see ``monitor.fetch.slots``);
 for near-duplicates (see ``monitor.text.neardup``) the sets ``near:<quarter>:<value>``, the
 claims ``near-first:<article key>`` and the lock ``near-lock``.
 """
@@ -30,7 +35,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -91,6 +96,18 @@ class Store(Protocol):
         step."""
         ...
 
+    def trade_slots(
+        self,
+        returned: Mapping[str, Iterable[str]],
+        wanted: Mapping[str, Sequence[str]],
+        limit: int,
+        hold: float,
+    ) -> dict[str, list[str]]:
+        """Give back the tokens ``returned`` (by key), then take, of the tokens ``wanted`` at
+        each key, the first ones that fit under ``limit`` out at once, each held for ``hold``
+        seconds unless given back sooner; all in one atomic step. The tokens taken, by key."""
+        ...
+
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
         ...
@@ -107,6 +124,33 @@ end
 return due
 """
 
+# Slots: expired tokens dropped, then as many taken as fit. The server's clock, so that
+# machines whose clocks differ agree on when a token expires.
+_TRADE_SLOTS = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local limit, hold = tonumber(ARGV[1]), tonumber(ARGV[2])
+for key, tokens in pairs(cjson.decode(ARGV[3])) do
+    for _, token in ipairs(tokens) do
+        redis.call('ZREM', key, token)
+    end
+end
+local taken = {}
+for key, tokens in pairs(cjson.decode(ARGV[4])) do
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    local room = math.min(#tokens, limit - redis.call('ZCARD', key))
+    for i = 1, room do
+        redis.call('ZADD', key, now + hold, tokens[i])
+    end
+    if room > 0 then
+        redis.call('PEXPIRE', key, math.ceil(hold * 1000))
+    end
+    table.insert(taken, key)
+    table.insert(taken, math.max(room, 0))
+end
+return taken
+"""
+
 
 class RedisStore:
     """State in Redis, shared by every worker that talks to the same server."""
@@ -115,6 +159,7 @@ class RedisStore:
         self._redis = redis.Redis.from_url(url, decode_responses=True)
         self._ns = namespace
         self._take_due = self._redis.register_script(_TAKE_DUE)
+        self._trade_slots = self._redis.register_script(_TRADE_SLOTS)
 
     def claim(self, key: str, ttl: float, value: JSON | None = None) -> bool:
         payload = json.dumps(value or {}, ensure_ascii=False)
@@ -176,6 +221,22 @@ class RedisStore:
         taken = self._take_due(keys=[self._ns + key], args=[repr(now), limit, repr(now + lease)])
         return [str(member) for member in taken]
 
+    def trade_slots(
+        self,
+        returned: Mapping[str, Iterable[str]],
+        wanted: Mapping[str, Sequence[str]],
+        limit: int,
+        hold: float,
+    ) -> dict[str, list[str]]:
+        back = {self._ns + key: list(tokens) for key, tokens in returned.items()}
+        asked = {self._ns + key: list(tokens) for key, tokens in wanted.items()}
+        keys = [*back, *asked]
+        counts = self._trade_slots(
+            keys=keys, args=[limit, repr(hold), json.dumps(back), json.dumps(asked)]
+        )
+        room = dict(zip(counts[::2], counts[1::2], strict=True))
+        return {key: list(tokens[: int(room[self._ns + key])]) for key, tokens in wanted.items()}
+
     def ping(self) -> None:
         self._redis.ping()
 
@@ -225,6 +286,10 @@ class SqliteStore:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schedule (key TEXT NOT NULL, member TEXT NOT NULL, "
                 "due REAL NOT NULL, PRIMARY KEY (key, member)) WITHOUT ROWID"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS slots (key TEXT NOT NULL, token TEXT NOT NULL, "
+                "expires REAL NOT NULL, PRIMARY KEY (key, token)) WITHOUT ROWID"
             )
             # take_due reads the earliest times of one schedule: this index makes that a range.
             db.execute("CREATE INDEX IF NOT EXISTS schedule_due ON schedule (key, due)")
@@ -381,6 +446,30 @@ class SqliteStore:
                 (now + lease, key, now, limit),
             )
             return [member for (member,) in rows]
+
+    def trade_slots(
+        self,
+        returned: Mapping[str, Iterable[str]],
+        wanted: Mapping[str, Sequence[str]],
+        limit: int,
+        hold: float,
+    ) -> dict[str, list[str]]:
+        now = time.time()
+        taken: dict[str, list[str]] = {}
+        with self._sql(), self._transaction() as db:
+            db.executemany(
+                "DELETE FROM slots WHERE key = ? AND token = ?",
+                ((key, token) for key, tokens in returned.items() for token in tokens),
+            )
+            for key, tokens in wanted.items():
+                db.execute("DELETE FROM slots WHERE key = ? AND expires <= ?", (key, now))
+                (out,) = db.execute("SELECT count(*) FROM slots WHERE key = ?", (key,)).fetchone()
+                taken[key] = list(tokens[: max(0, limit - out)])
+                db.executemany(
+                    "INSERT INTO slots VALUES (?, ?, ?)",
+                    ((key, token, now + hold) for token in taken[key]),
+                )
+        return taken
 
     def ping(self) -> None:
         with self._sql():

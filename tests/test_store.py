@@ -169,6 +169,47 @@ def take_all(store: Store, now: float) -> list[str]:
     return taken
 
 
+def test_slots_give_at_most_the_limit_and_take_back_what_is_given_back(store: Store) -> None:
+    taken = store.trade_slots({}, {"a": ["a1", "a2", "a3"], "b": ["b1"]}, 2, 60)
+    assert taken == {"a": ["a1", "a2"], "b": ["b1"]}
+    assert store.trade_slots({}, {"a": ["a4"]}, 2, 60) == {"a": []}
+    assert store.trade_slots({"a": ["a1"]}, {"a": ["a5", "a6"]}, 2, 60) == {"a": ["a5"]}
+    assert store.trade_slots({"a": ["a2", "a5"], "b": ["b1"]}, {}, 2, 60) == {}
+    assert store.trade_slots({}, {"a": ["a7", "a8", "a9"]}, 2, 60) == {"a": ["a7", "a8"]}
+
+
+def test_slots_of_a_holder_that_died_come_back_after_their_hold(store: Store) -> None:
+    assert store.trade_slots({}, {"host": ["x1", "x2"]}, 2, 0.3) == {"host": ["x1", "x2"]}
+    assert store.trade_slots({}, {"host": ["y1"]}, 2, 0.3) == {"host": []}
+    time.sleep(0.4)
+    assert store.trade_slots({}, {"host": ["y1", "y2", "y3"]}, 2, 60) == {"host": ["y1", "y2"]}
+
+
+def test_slots_taken_at_once_never_pass_the_limit(
+    store: Store, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    def another() -> Store:  # its own connection, as another worker's
+        if isinstance(store, RedisStore):
+            return RedisStore(request.getfixturevalue("redis_url"))
+        return SqliteStore(tmp_path / "state.db")
+
+    takers = [another() for _ in range(4)]
+
+    def take(taker: Store) -> list[str]:
+        name = str(id(taker))
+        return [
+            token
+            for round_ in range(20)
+            for token in taker.trade_slots({}, {"host": [f"{name}.{round_}"]}, 3, 60)["host"]
+        ]
+
+    with ThreadPoolExecutor(len(takers)) as pool:
+        taken = [token for tokens in pool.map(take, takers) for token in tokens]
+    for taker in takers:
+        taker.close()
+    assert len(taken) == 3
+
+
 # --- the embedded store's file: damaged, emptied, full ---------------------------------------
 
 

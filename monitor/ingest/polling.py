@@ -18,28 +18,23 @@ a ``queued`` entry older than ``MONITOR_REQUEUE_AFTER`` is queued again by the n
 a message lost with its worker (or with a broker restart) is not an article lost. Seen-keys
 expire after the retention.
 
-``poll_feeds`` polls a batch with ``MONITOR_POLL_THREADS`` threads and at most
-``MONITOR_PER_HOST_CONCURRENCY`` requests in flight to any one host. The batch is taken in
-turns across hosts, so the threads do not all wait on the first host's limit while the others
-have work.
+``poll_feeds`` polls a batch with ``monitor.fetch.fetch_all``: up to
+``MONITOR_POLL_CONCURRENCY`` requests in flight in one thread, hosts taking turns, and at most
+``MONITOR_PER_HOST_CONCURRENCY`` in flight to one host among every process sharing the store
+(``monitor.fetch.HostSlots``). Each feed's outcome is recorded as it comes.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import chain, zip_longest
 from typing import TypeVar
 
 from monitor import metrics
 from monitor.context import Context
 from monitor.errors import ClientError, MonitorError, ServerError, TransientError
-from monitor.fetch import fetch
+from monitor.fetch import HostSlots, Outcome, Request, fetch, fetch_all
 from monitor.ingest.feeds import Entry, read_feed
 from monitor.ingest.health import FeedHealth, report_failing
 from monitor.ingest.schedule import (
@@ -47,12 +42,10 @@ from monitor.ingest.schedule import (
     FeedTable,
     Hints,
     feed_table,
-    host_of,
     max_age,
     next_delay,
     reconcile,
 )
-from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -145,9 +138,22 @@ def poll_feed(ctx: Context, url: str) -> list[str]:
     health = FeedHealth.load(ctx.store, url)
     started = time.time()
     try:
-        fetched = fetch(
+        outcome: Outcome = fetch(
             ctx.client, url, ctx.settings, accept=FEED_ACCEPT, validators=health.validators
         )
+    except MonitorError as exc:
+        outcome = exc
+    return _record(ctx, health, outcome, started)
+
+
+def _record(ctx: Context, health: FeedHealth, outcome: Outcome, started: float) -> list[str]:
+    """What a poll of the feed of ``health`` found, parsed and recorded: the ids of the
+    articles it queued. A failure is logged in one line, recorded and raised."""
+    url = health.url
+    try:
+        if isinstance(outcome, MonitorError):
+            raise outcome
+        fetched = outcome
         document = None if fetched.not_modified else read_feed(fetched)
     except MonitorError as exc:
         log.warning("feed failed: %s", exc)
@@ -178,51 +184,10 @@ def poll_feed(ctx: Context, url: str) -> list[str]:
     return queued
 
 
-class HostLimit:
-    """At most ``limit`` calls in flight per host at once (threads wait their turn)."""
-
-    def __init__(self, limit: int) -> None:
-        self._lock = threading.Lock()
-        self._slots: dict[str, threading.BoundedSemaphore] = defaultdict(
-            lambda: threading.BoundedSemaphore(max(1, limit))
-        )
-
-    def slot(self, url: str) -> threading.BoundedSemaphore:
-        with self._lock:
-            return self._slots[host_of(url)]
-
-
-def in_turns_by_host(items: list[T], url_of: Callable[[T], str] = str) -> list[T]:
-    """``items`` reordered so that hosts take turns: the first item of each host, then the
-    second of each, and so on (the order within a host kept)."""
-    by_host: dict[str, list[T]] = defaultdict(list)
-    for item in items:
-        by_host[host_of(url_of(item))].append(item)
-    turns = zip_longest(*by_host.values())
-    return [item for item in chain.from_iterable(turns) if item is not None]
-
-
-def at_once_by_host(
-    settings: Settings, items: list[T], url_of: Callable[[T], str], work: Callable[[T], R]
-) -> list[R]:
-    """``work`` on every item, ``MONITOR_POLL_THREADS`` at once and at most
-    ``MONITOR_PER_HOST_CONCURRENCY`` on one host (that of ``url_of(item)``), hosts taking
-    turns; the results in that order. Feeds and pages wait on the network, not the CPU."""
-    limit = HostLimit(settings.per_host_concurrency)
-
-    def one(item: T) -> R:
-        with limit.slot(url_of(item)):
-            return work(item)
-
-    threads = max(1, min(settings.poll_threads, len(items)))
-    with ThreadPoolExecutor(threads, thread_name_prefix="fetch") as pool:
-        return list(pool.map(one, in_turns_by_host(items, url_of)))
-
-
 @dataclass(frozen=True)
 class Polled:
     """What polling a batch of feeds found: the ids of new articles, and the feeds that
-    failed (each logged and recorded on its health by ``poll_feed``)."""
+    failed (each logged and recorded on its health)."""
 
     articles: list[str]
     failed: list[str]
@@ -231,18 +196,20 @@ class Polled:
 def poll_feeds(ctx: Context, urls: list[str]) -> Polled:
     """Poll a batch of feeds at once (see the module docstring). A feed that fails does not
     stop the others."""
-
-    def one(url: str) -> tuple[str, list[str] | None]:
+    healths = [FeedHealth.load(ctx.store, url) for url in urls]
+    requests = [
+        Request(url, FEED_ACCEPT, health.validators)
+        for url, health in zip(urls, healths, strict=True)
+    ]
+    slots = HostSlots.from_settings(ctx.store, ctx.settings)
+    articles: list[str] = []
+    failed: list[str] = []
+    for index, outcome in fetch_all(ctx.client, requests, ctx.settings, slots):
         try:
-            return url, poll_feed(ctx, url)
+            articles += _record(ctx, healths[index], outcome, time.time())
         except MonitorError:
-            return url, None
+            failed.append(urls[index])
         except Exception:  # a bug on one feed's input must not lose the batch
-            log.exception("feed poll crashed: %s", url)
-            return url, None
-
-    found = at_once_by_host(ctx.settings, urls, str, one)
-    return Polled(
-        articles=[article for _, articles in found for article in articles or ()],
-        failed=[url for url, articles in found if articles is None],
-    )
+            log.exception("feed poll crashed: %s", urls[index])
+            failed.append(urls[index])
+    return Polled(articles, failed)

@@ -31,6 +31,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import chain, zip_longest
 from urllib.parse import urlsplit
 
 from monitor.context import now_iso
@@ -89,25 +90,19 @@ def host_of(url: str) -> str:
 
 
 def batches(urls: list[str], size: int) -> list[list[str]]:
-    """Due feeds in batches of about ``size``, the feeds of one host always in one batch.
+    """Due feeds in batches of ``size``, hosts taking turns within each.
 
-    One batch is one poll task with its own per-host limit, so keeping a host's feeds together
-    makes that limit hold for the host across the whole cycle. A host with more than ``size``
-    feeds gets a batch of its own.
+    A batch is one poll task. Its requests to a host hold that host's slots in the store
+    (``monitor.fetch.HostSlots``), so the per-host limit holds across tasks and workers, and a
+    host's feeds can be spread over many batches: each task then has many hosts to fetch from
+    at once, not one host to wait on.
     """
     by_host: dict[str, list[str]] = defaultdict(list)
     for url in urls:
         by_host[host_of(url)].append(url)
-    result: list[list[str]] = []
-    current: list[str] = []
-    for group in sorted(by_host.values(), key=len, reverse=True):
-        if current and len(current) + len(group) > size:
-            result.append(current)
-            current = []
-        current += group
-    if current:
-        result.append(current)
-    return result
+    turns = zip_longest(*by_host.values())
+    ordered = [url for url in chain.from_iterable(turns) if url is not None]
+    return [ordered[at : at + size] for at in range(0, len(ordered), max(1, size))]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ against loopback publishers that answer each request after 100 ms, as distant on
 Each feed carries 5 items, each linking to its own page: a cold cycle makes 6 requests per
 feed. Printed per run: the cycle's wall time, requests/s and this process's CPU time per
 request. With ``--baseline`` the same cycle runs first with one fetch at a time
-(``MONITOR_POLL_THREADS=1``), as the cycle ran before it fetched many at once, for the ratio.
+(``MONITOR_POLL_CONCURRENCY=1``), as the cycle ran before it fetched many at once, for the ratio.
 Not part of the test run.
 """
 
@@ -45,7 +45,7 @@ def publish(publishers: list[Publisher], per_host: int) -> list[str]:
     return urls
 
 
-def one_cycle(urls: list[str], threads: int | None) -> tuple[float, float, int]:
+def one_cycle(urls: list[str], at_once: int | None) -> tuple[float, float, int]:
     """Wall and CPU seconds of one cold cycle on a fresh embedded state, and its requests."""
     folder = Path(tempfile.mkdtemp(prefix="bench-poll-once-"))
     rules = folder / "rules.yaml"
@@ -56,7 +56,7 @@ def one_cycle(urls: list[str], threads: int | None) -> tuple[float, float, int]:
         state_dir=folder / "state",
         allowed_networks="127.0.0.0/8",  # the publishers are on loopback
         near_duplicate_distance=-1,
-        **({"poll_threads": threads} if threads else {}),
+        **({"poll_concurrency": at_once} if at_once else {}),
     )
     ctx = open_context(settings, rules)
     try:
@@ -84,8 +84,8 @@ def main() -> None:
               f"{args.latency * 1000:.0f} ms a request")  # fmt: skip
         runs = ([("one at a time", 1)] if args.baseline else []) + [("at once (default)", None)]
         walls = {}
-        for label, threads in runs:
-            wall, cpu, requests = one_cycle(urls, threads)
+        for label, at_once in runs:
+            wall, cpu, requests = one_cycle(urls, at_once)
             walls[label] = wall
             print(f"{label:>18}: {wall:7.1f} s, {requests / wall:6.0f} requests/s, "
                   f"{cpu / requests * 1000:.2f} ms CPU a request")  # fmt: skip

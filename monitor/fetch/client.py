@@ -1,0 +1,146 @@
+"""libcurl handles with our headers, deadlines and trusted authorities, sharing one cache of
+open connections, and the SSRF guard every request goes through."""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import pycurl
+
+from monitor.errors import ConfigError
+from monitor.settings import Settings
+from monitor.ssrf import Guard
+
+_HASH_NAME = re.compile(r"[0-9a-f]{8}\.\d+")
+
+
+class Client:
+    """Our headers, deadlines and trusted authorities, the SSRF guard, and libcurl handles
+    that share one cache of open connections.
+
+    Thread-safe: one client serves every thread of a process. A handle serves one request at a
+    time (libcurl's rule), so a request takes an idle handle, or a new one, and gives it back;
+    the connections the handles open are shared, and stay open from one request, thread or
+    poll to the next. A forked child never uses its parent's handles or connections.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.guard = Guard.from_settings(settings.allow_private_networks, settings.allowed_networks)
+        self.user_agent = f"User-Agent: {settings.user_agent}"
+        self.accept_encoding = ""  # every encoding libcurl decodes (gzip, deflate, brotli)
+        self.handles_made = 0
+        self._options = _handle_options(settings)
+        self._lock = threading.Lock()
+        self._start()
+
+    def _start(self) -> None:
+        """A new cache of connections, and no handle yet."""
+        self._pid = os.getpid()
+        self._share = pycurl.CurlShare()
+        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_CONNECT)
+        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
+        self._idle: list[pycurl.Curl] = []
+        self._members: set[int] = set()  # ids of the handles on this cache
+
+    def take_handle(self) -> pycurl.Curl:
+        """An idle handle, or a new one, for one request; ``give_back`` after it."""
+        with self._lock:
+            if self._pid != os.getpid():
+                # Inherited through a fork: closing them would close (and, over TLS, end) the
+                # parent's connections too. They are kept, never used.
+                _INHERITED.append((self._share, self._idle))
+                self._start()
+            return self._idle.pop() if self._idle else self._new_handle()
+
+    def give_back(self, curl: pycurl.Curl) -> None:
+        with self._lock:
+            if id(curl) in self._members:
+                self._idle.append(curl)
+            elif self._pid == os.getpid():
+                curl.close()  # made before ``clear``
+
+    def _new_handle(self) -> pycurl.Curl:
+        curl = pycurl.Curl()
+        for option, value in self._options:
+            curl.setopt(option, value)
+        curl.setopt(pycurl.ACCEPT_ENCODING, self.accept_encoding)
+        curl.setopt(pycurl.SHARE, self._share)
+        self._members.add(id(curl))
+        self.handles_made += 1
+        return curl
+
+    def clear(self) -> None:
+        """Close the connections; a handle busy meanwhile is closed when its request ends."""
+        with self._lock:
+            if self._pid != os.getpid():
+                return
+            idle = self._idle
+            self._start()
+        for curl in idle:
+            curl.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.clear()
+
+
+_INHERITED: list[tuple[pycurl.CurlShare, list[pycurl.Curl]]] = []
+
+
+def _handle_options(settings: Settings) -> list[tuple[int, Any]]:
+    """What every request of a handle shares."""
+    return [
+        (pycurl.NOSIGNAL, 1),  # threads: no SIGALRM for timeouts
+        (pycurl.PROXY, ""),  # the environment's proxy settings would bypass the SSRF guard
+        (pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS),
+        (pycurl.FOLLOWLOCATION, 0),  # each hop is checked here
+        (pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1),
+        # An answer with no status line reaches ``_Transfer.write``, which names what it is.
+        (pycurl.HTTP09_ALLOWED, 1),
+        (pycurl.MAXFILESIZE_LARGE, settings.max_bytes),  # a declared length, refused unread
+        (pycurl.NOPROGRESS, 0),  # ``_Transfer.progress`` keeps the read deadline
+        *_trust(settings.ca_bundle),
+    ]
+
+
+def _trust(bundle: Path | None) -> list[tuple[int, Any]]:
+    """The system's certificate authorities (where Python's ``ssl`` finds them, so
+    ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` apply), and those of ``bundle`` too.
+
+    A folder of certificates named by hash is read one certificate at a time, as a connection
+    needs it; a bundle file is read whole into every handle (a megabyte each). So the folder
+    is preferred, with ``bundle`` beside it."""
+    system = ssl.get_default_verify_paths()
+    if bundle is not None:
+        try:
+            ssl.create_default_context().load_verify_locations(cafile=str(bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"MONITOR_CA_BUNDLE={bundle}: not a readable PEM file of certificates ({exc})"
+            ) from None
+    if system.capath and _hashed(Path(system.capath)):
+        folder: list[tuple[int, Any]] = [(pycurl.CAPATH, system.capath)]
+        return folder if bundle is None else [*folder, (pycurl.CAINFO, str(bundle))]
+    own = Path(system.cafile).read_bytes() if system.cafile else b""
+    extra_pem = bundle.read_bytes() if bundle is not None else b""
+    return [(pycurl.CAINFO_BLOB, own + b"\n" + extra_pem)]
+
+
+def _hashed(folder: Path) -> bool:
+    """Whether ``folder`` holds certificates by hash, as OpenSSL looks them up."""
+    return any(_HASH_NAME.fullmatch(entry.name) for entry in folder.iterdir())
+
+
+def make_client(settings: Settings) -> Client:
+    """A client with our deadlines, User-Agent and SSRF guard; no automatic retries."""
+    return Client(settings)
