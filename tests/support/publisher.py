@@ -3,6 +3,10 @@
 
 It counts what it served: requests, 304s, bytes sent and the bytes full answers would have
 cost, and the most requests it had in flight at once.
+
+Pages are served on exact paths (``serve``) or, for benchmarks with more pages than are worth
+registering one by one, on every path under a prefix (``serve_prefix``: one page for all the
+articles under ``/a/``); an exact path wins over a prefix, and a longer prefix over a shorter.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
             owner.requests.append((self.path, dict(self.headers.items())))
             owner.arrivals.append(time.monotonic())
             page = owner.pages.get(self.path)
+            if page is None:
+                page = owner._by_prefix(self.path)
         try:
             self._answer(owner, page)
         finally:
@@ -132,12 +138,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 class Publisher(_Stoppable):
     """An HTTP/1.1 site on a loopback address (``host``), answering each request after
-    ``latency`` seconds."""
+    ``latency`` seconds. ``poll_interval`` is how often the idle server looks whether it was
+    stopped (a benchmark running hundreds of publishers in one process raises it)."""
 
-    def __init__(self, host: str = "127.0.0.1", latency: float = 0.0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", latency: float = 0.0, *, poll_interval: float = 0.05
+    ) -> None:
         self.host = host
         self.latency = latency
         self.pages: dict[str, Page] = {}
+        self.prefixes: dict[str, Page] = {}  # longest first when looked up: ``serve_prefix``
+        self._prefix_order: list[str] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.arrivals: list[float] = []  # when each of ``requests`` came (time.monotonic)
         self.lock = threading.Lock()
@@ -148,7 +159,7 @@ class Publisher(_Stoppable):
         self._httpd.owner = self
         self.port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._httpd.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True
         )
         self._thread.start()
 
@@ -162,9 +173,32 @@ class Publisher(_Stoppable):
             self.pages[path] = Page(data, **page)
         return self.url(path)
 
+    def serve_prefix(self, prefix: str, body: bytes | str, **page: Any) -> str:
+        """Answer every path that begins with ``prefix`` and has no page of its own with
+        ``body`` (``Page`` fields as keywords); returns the prefix's URL."""
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        with self.lock:
+            self.prefixes[prefix] = Page(data, **page)
+            self._prefix_order = sorted(self.prefixes, key=len, reverse=True)
+        return self.url(prefix)
+
+    def _by_prefix(self, path: str) -> Page | None:
+        """The page of the longest prefix of ``path`` (called with ``lock`` held)."""
+        for prefix in self._prefix_order:
+            if path.startswith(prefix):
+                return self.prefixes[prefix]
+        return None
+
     def hits(self, path: str) -> int:
         with self.lock:
             return sum(1 for p, _ in self.requests if p == path)
+
+    def since(self, index: int) -> list[tuple[str, float]]:
+        """The paths requested from the ``index``-th request on (counted since the last
+        ``reset_counts``), each with when it came (time.monotonic)."""
+        with self.lock:
+            paths = [path for path, _ in self.requests[index:]]
+            return list(zip(paths, self.arrivals[index:], strict=True))
 
     def last_headers(self, path: str) -> dict[str, str]:
         with self.lock:
