@@ -30,7 +30,10 @@ from monitor.errors import MonitorError
 from monitor.fetch import HostSlots, Outcome, Request, fetch, fetch_all
 from monitor.ingest.feeds import Entry
 from monitor.ingest.polling import poll_feeds
+from monitor.ingest.submitted import is_submitted, record_found, submitted_article
+from monitor.logs import log_context
 from monitor.money.rates import RateTable, parse_ecb_xml
+from monitor.rules.findings import findings
 from monitor.text.extract import Article, article_from_entry, extract_page
 from monitor.text.neardup import Filed, filing_keys, fingerprint, nearest, probe_keys
 
@@ -178,7 +181,12 @@ def process_article(ctx: Context, article_id: str) -> list[str]:
     """Fetch the page, extract, find amounts, match; return the ids of alerts still to
     deliver."""
     entry = _entry(ctx, article_id)
-    return [] if entry is None else _process(ctx, entry, read_article(ctx, entry))
+    if entry is None:
+        return []
+    if is_submitted(entry):
+        article = submitted_article(ctx, entry, partial(read_article, ctx, entry))
+        return _process(ctx, entry, article)
+    return _process(ctx, entry, read_article(ctx, entry))
 
 
 def _process(ctx: Context, entry: Entry, article: Article) -> list[str]:
@@ -193,6 +201,8 @@ def _process(ctx: Context, entry: Entry, article: Article) -> list[str]:
     for match in report.fired:
         metrics.RULE_FIRES.labels(match.rule).inc()
         pending += record_alerts(ctx, article, alert_key, match, amounts)
+    if is_submitted(entry):
+        record_found(ctx, entry.article_id, findings(article, amounts, report))
     ctx.store.put(f"seen:{entry.key}", {"state": "done", "at": time.time()}, ctx.retention)
     log.info(
         "article processed: %s: %d amounts, rules fired: %s",
@@ -212,10 +222,12 @@ def process_articles(ctx: Context, article_ids: list[str]) -> list[str]:
     slots = HostSlots.from_settings(ctx.store, ctx.settings)
     alert_ids: list[str] = []
     for index, page in fetch_all(ctx.client, requests, ctx.settings, slots):
-        try:
-            alert_ids += _process(ctx, entries[index], article_of(entries[index], page))
-        except Exception:  # one article must not cost the others their alerts
-            log.exception("article processing crashed: %s", entries[index].article_id)
+        entry = entries[index]
+        with log_context(article=entry.article_id):
+            try:
+                alert_ids += _process(ctx, entry, article_of(entry, page))
+            except Exception:  # one article must not cost the others their alerts
+                log.exception("article processing crashed: %s", entry.article_id)
     return alert_ids
 
 

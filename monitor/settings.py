@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from monitor.errors import ConfigError
@@ -131,7 +131,21 @@ class Settings(BaseSettings):
     all in one thread: they wait on the network, not the CPU."""
 
     poll_batch: int = 100
-    """Feeds per poll task; the feeds of one host go to the same task."""
+    """Feeds per poll task; hosts take turns within it."""
+
+    api_tokens: SecretStr = SecretStr("")
+    """Bearer tokens that may use the ingest API (``monitor serve``), comma-separated; with
+    none, every request to it is refused. Secret: never logged."""
+
+    api_rate: float = Field(default=120.0, gt=0)
+    """Requests a minute one API token may make (bursts of as many allowed)."""
+
+    api_client_rate: float = Field(default=240.0, gt=0)
+    """Requests a minute one client address may make to the receiver, with or without a
+    token."""
+
+    api_timeout: float = Field(default=10.0, gt=0)
+    """Seconds the receiver waits for a request's body before it gives up on it."""
 
     poll_lease: float = Field(default=300.0, gt=0)
     """Seconds a feed taken for polling waits for its poll before it is due again: the

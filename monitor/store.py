@@ -57,9 +57,21 @@ class Store(Protocol):
         """Set ``key`` (to ``value``) for ``ttl`` seconds only if absent; True if we set it."""
         ...
 
+    def claim_all(self, values: Mapping[str, JSON], ttl: float) -> set[str]:
+        """``claim`` of each key of ``values``, all in one round trip: the keys we set."""
+        ...
+
     def get(self, key: str) -> JSON | None: ...
 
+    def get_all(self, keys: Iterable[str]) -> dict[str, JSON]:
+        """The live documents at ``keys``, in one round trip (absent keys left out)."""
+        ...
+
     def put(self, key: str, value: JSON, ttl: float | None = None) -> None: ...
+
+    def put_all(self, values: Mapping[str, JSON], ttl: float | None = None) -> None:
+        """``put`` of each key of ``values``, in one round trip."""
+        ...
 
     def delete(self, key: str) -> None: ...
 
@@ -165,13 +177,40 @@ class RedisStore:
         payload = json.dumps(value or {}, ensure_ascii=False)
         return bool(self._redis.set(self._ns + key, payload, nx=True, px=int(ttl * 1000)))
 
+    def claim_all(self, values: Mapping[str, JSON], ttl: float) -> set[str]:
+        keys = list(values)
+        with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                payload = json.dumps(values[key], ensure_ascii=False)
+                pipe.set(self._ns + key, payload, nx=True, px=int(ttl * 1000))
+            done = pipe.execute()
+        return {key for key, was_set in zip(keys, done, strict=True) if was_set}
+
     def get(self, key: str) -> JSON | None:
         raw = self._redis.get(self._ns + key)
         return json.loads(str(raw)) if raw is not None else None
 
+    def get_all(self, keys: Iterable[str]) -> dict[str, JSON]:
+        wanted = list(keys)
+        found: dict[str, JSON] = {}
+        for at in range(0, len(wanted), SQL_VARIABLES):
+            part = wanted[at : at + SQL_VARIABLES]
+            raws = cast(list[Any], self._redis.mget([self._ns + key for key in part]))
+            found.update(
+                (key, json.loads(str(raw))) for key, raw in zip(part, raws, strict=True) if raw
+            )
+        return found
+
     def put(self, key: str, value: JSON, ttl: float | None = None) -> None:
         payload = json.dumps(value, ensure_ascii=False)
         self._redis.set(self._ns + key, payload, px=int(ttl * 1000) if ttl else None)
+
+    def put_all(self, values: Mapping[str, JSON], ttl: float | None = None) -> None:
+        with self._redis.pipeline(transaction=False) as pipe:
+            for key, value in values.items():
+                payload = json.dumps(value, ensure_ascii=False)
+                pipe.set(self._ns + key, payload, px=int(ttl * 1000) if ttl else None)
+            pipe.execute()
 
     def delete(self, key: str) -> None:
         self._redis.delete(self._ns + key)
@@ -323,24 +362,26 @@ class SqliteStore:
         return db
 
     def claim(self, key: str, ttl: float, value: JSON | None = None) -> bool:
-        with self._sql():
-            return self._claim(key, ttl, value)
+        return bool(self.claim_all({key: value or {}}, ttl))
 
-    def _claim(self, key: str, ttl: float, value: JSON | None) -> bool:
+    def claim_all(self, values: Mapping[str, JSON], ttl: float) -> set[str]:
         now = time.time()
-        with self._transaction() as db:
+        claimed: set[str] = set()
+        with self._sql(), self._transaction() as db:
             if now - self._purged_at > PURGE_EVERY:
                 # Redis expires keys itself; here expired rows go in bulk now and then.
                 db.execute("DELETE FROM kv WHERE expires <= ?", (now,))
                 db.execute("DELETE FROM sets WHERE expires <= ?", (now,))
                 self._purged_at = now
-            else:
+            for key, value in values.items():
                 db.execute("DELETE FROM kv WHERE key = ? AND expires <= ?", (key, now))
-            inserted = db.execute(
-                "INSERT OR IGNORE INTO kv VALUES (?, ?, ?)",
-                (key, json.dumps(value or {}, ensure_ascii=False), now + ttl),
-            ).rowcount
-        return inserted == 1
+                inserted = db.execute(
+                    "INSERT OR IGNORE INTO kv VALUES (?, ?, ?)",
+                    (key, json.dumps(value, ensure_ascii=False), now + ttl),
+                ).rowcount
+                if inserted == 1:
+                    claimed.add(key)
+        return claimed
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -368,11 +409,34 @@ class SqliteStore:
             )
         return json.loads(row[0]) if row else None
 
-    def put(self, key: str, value: JSON, ttl: float | None = None) -> None:
+    def get_all(self, keys: Iterable[str]) -> dict[str, JSON]:
+        wanted = list(keys)
+        found: dict[str, JSON] = {}
         with self._sql():
-            self._connect().execute(
+            db = self._connect()
+            for at in range(0, len(wanted), SQL_VARIABLES):
+                part = wanted[at : at + SQL_VARIABLES]
+                marks = ", ".join("?" * len(part))
+                rows = db.execute(
+                    f"SELECT key, value FROM kv WHERE key IN ({marks}) "  # noqa: S608  (marks only)
+                    "AND (expires IS NULL OR expires > ?)",
+                    (*part, time.time()),
+                )
+                found.update((key, json.loads(value)) for key, value in rows)
+        return found
+
+    def put(self, key: str, value: JSON, ttl: float | None = None) -> None:
+        self.put_all({key: value}, ttl)
+
+    def put_all(self, values: Mapping[str, JSON], ttl: float | None = None) -> None:
+        expires = time.time() + ttl if ttl else None
+        with self._sql(), self._transaction() as db:
+            db.executemany(
                 "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)",
-                (key, json.dumps(value, ensure_ascii=False), time.time() + ttl if ttl else None),
+                (
+                    (key, json.dumps(value, ensure_ascii=False), expires)
+                    for key, value in values.items()
+                ),
             )
 
     def delete(self, key: str) -> None:

@@ -95,7 +95,7 @@ def commands() -> list[list[str]]:
     for container in k8s_containers():
         found.append(container["command"])
         for probe in ("livenessProbe", "readinessProbe"):
-            if probe in container:
+            if "exec" in container.get(probe, {}):  # httpGet probes name no command
                 found.append(container[probe]["exec"]["command"])
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     for line in re.findall(r"^(?:CMD|\s+CMD) (\[.*\])$", dockerfile, re.MULTILINE):
@@ -105,10 +105,11 @@ def commands() -> list[list[str]]:
 
 def test_the_files_parse_and_name_every_role() -> None:
     services = our_compose_services()
-    assert {"worker-io", "worker-cpu", "beat", "flower"} <= set(services)
+    assert {"worker-io", "worker-cpu", "beat", "receiver", "flower"} <= set(services)
     assert compose()["services"]["flower"]["profiles"] == ["flower"]
     kinds = [(d["kind"], d["metadata"]["name"]) for d in k8s_documents()]
     assert ("Deployment", "monitor-beat") in kinds
+    assert ("Deployment", "monitor-receiver") in kinds and ("Service", "monitor-receiver") in kinds
     assert ("ConfigMap", "monitor-rules") in kinds and ("Secret", "monitor-secrets") in kinds
     assert sum(kind == "PodDisruptionBudget" for kind, _ in kinds) == 2
     beat = next(d for d in k8s_documents() if d["metadata"]["name"] == "monitor-beat")
@@ -131,6 +132,8 @@ def test_every_command_is_a_real_command(command: list[str]) -> None:
             env={"PATH": "/usr/bin:/bin", "MONITOR_STATE_DIR": str(ROOT / ".pytest-state")},
         )
         assert checked.returncode == 0, checked.stderr[-2000:]
+    elif program == "python" and args[:1] == ["-c"]:
+        compile(args[1], "healthcheck", "exec")  # a syntax error fails here
     else:
         pytest.fail(f"unknown program {program!r} in a deployment file")
 

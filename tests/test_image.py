@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import urllib3
 import yaml
 
 from tests.support.feeds import rss
@@ -27,9 +28,14 @@ from tests.support.servers import SiteServer, WebhookSink, free_port
 pytestmark = pytest.mark.slow
 
 RULES_IN_IMAGE = "/etc/monitor/rules.yaml"
-ROLES = ("worker-io", "worker-cpu", "beat")
+ROLES = ("worker-io", "worker-cpu", "beat", "receiver")
 # What each role logs once it is ready to work.
-READY = {"worker-io": " ready.", "worker-cpu": " ready.", "beat": "beat: Starting..."}
+READY = {
+    "worker-io": " ready.",
+    "worker-cpu": " ready.",
+    "beat": "beat: Starting...",
+    "receiver": "receiver listening on",
+}
 # What buildah itself adds to the output of a command that fails.
 BUILDAH_NOISE = ("subprocess exited with status", "Error: exit status")
 
@@ -142,6 +148,7 @@ class Deployment:
 
     roles: dict[str, Running]
     metrics: dict[str, int]
+    receiver_port: int
     webhook: WebhookSink
     env: dict[str, str]
     mounts: list[str]
@@ -179,20 +186,24 @@ def deployment(
         }
         roles: dict[str, Running] = {}
         metrics: dict[str, int] = {}
+        receiver_port = free_port()
         try:
             for name in ROLES:
                 service = compose_service(name)
+                command = list(service["command"])  # type: ignore[call-overload]
+                if "--port" in command:  # on the host's network: a free port, not compose's
+                    command[command.index("--port") + 1] = str(receiver_port)
                 role_env = {**service.get("environment", {}), **env}  # type: ignore[dict-item]
                 metrics[name] = free_port()  # each role on the host's network needs its own
                 role_env["MONITOR_METRICS_PORT"] = str(metrics[name])
                 roles[name] = buildah.start(
                     buildah.container(image.name),
-                    service["command"],  # type: ignore[arg-type]
+                    command,
                     folder / f"{name}.log",
                     role_env,
                     mounts,
                 )
-            yield Deployment(roles, metrics, webhook, env, mounts)
+            yield Deployment(roles, metrics, receiver_port, webhook, env, mounts)
         finally:
             for running in roles.values():
                 running.kill()
@@ -251,3 +262,12 @@ def test_each_role_stops_cleanly_on_sigterm(
     assert "Traceback" not in running.output()
     with capsys.disabled():
         print(f"\n{role}: stopped {time.monotonic() - asked:.1f} s after SIGTERM, exit {status}")
+
+
+def test_the_receiver_answers_in_the_image(deployment: Deployment) -> None:
+    deployment.roles["receiver"].wait_for(READY["receiver"])
+    http = urllib3.PoolManager(retries=False, timeout=10)
+    base = f"http://127.0.0.1:{deployment.receiver_port}"
+    assert http.request("GET", base + "/healthz").json() == {"status": "ok"}
+    refused = http.request("POST", base + "/v1/articles", json={"text": "Musk"})
+    assert refused.status == 401  # no token given; none is set in the test's environment

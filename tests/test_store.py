@@ -40,6 +40,28 @@ def test_claim_is_free_again_after_expiry(store: Store) -> None:
     assert store.claim("slot:x", 0.3)
 
 
+def test_claim_all_sets_only_the_absent_keys_in_one_call(store: Store) -> None:
+    assert store.claim("b", 60, {"v": "first"})
+    claimed = store.claim_all({"a": {"v": 1}, "b": {"v": 2}, "c": {"v": 3}}, 60)
+    assert claimed == {"a", "c"}
+    assert store.get_all(["a", "b", "c", "missing"]) == {
+        "a": {"v": 1},
+        "b": {"v": "first"},
+        "c": {"v": 3},
+    }
+    assert store.claim_all({}, 60) == set() and store.get_all([]) == {}
+
+
+def test_put_all_and_get_all_many_keys_with_expiry(store: Store) -> None:
+    store.put_all({f"k{i}": {"i": i} for i in range(1200)}, 60)  # more than one batch
+    store.put_all({"short": {"i": -1}}, 0.2)
+    found = store.get_all([f"k{i}" for i in range(1200)] + ["short"])
+    assert len(found) == 1201 and found["k1199"] == {"i": 1199}
+    time.sleep(0.3)
+    assert store.get_all(["short", "k0"]) == {"k0": {"i": 0}}
+    assert store.claim_all({"short": {"i": -2}}, 60) == {"short"}  # expired: free again
+
+
 def test_put_get_delete_keys(store: Store) -> None:
     store.put("alert:1", {"status": "pending", "title": "ماسك"})
     store.put("alert:2", {"status": "sent"})

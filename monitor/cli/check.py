@@ -7,7 +7,6 @@ import json
 import re
 import sys
 from collections.abc import Iterable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,7 +18,8 @@ from monitor.console import colour_wanted, local_time
 from monitor.errors import MonitorError, ResponseTooLarge, UnsupportedContent, UnsupportedURL
 from monitor.fetch import fetch, make_client
 from monitor.money.amounts import Amount
-from monitor.rules.match import Evidence, Matcher, Report
+from monitor.rules.findings import findings
+from monitor.rules.match import Matcher, Report
 from monitor.settings import Settings, load_settings
 from monitor.text.extract import (
     Article,
@@ -76,55 +76,11 @@ def _read_capped(stream: BinaryIO, limit: int) -> bytes:
     return bytes(data)
 
 
-def _number(value: Decimal) -> int | str:
-    return int(value) if value == value.to_integral_value() else str(value)
-
-
-def _evidence(e: Evidence) -> dict[str, Any]:
-    """A piece of evidence; money evidence also names the amount and its converted value."""
-    item: dict[str, Any] = {"start": e.start, "end": e.end, "term": e.term}
-    if e.amount is not None:
-        item["amount"] = {"value": _number(e.amount.value), "currency": e.amount.currency}
-    if e.converted is not None:
-        item["converted"] = {
-            "value": _number(e.converted.quantize(Decimal("0.01"))),
-            "currency": e.name,
-        }
-    return item
-
-
 def check_report(
     source: str, article: Article, amounts: list[Amount], report: Report
 ) -> dict[str, Any]:
     """The ``monitor check --json`` object for one source (the contract in the README)."""
-    return {
-        "source": source,
-        "title": article.title,
-        "language": article.language,
-        "published": article.published,
-        "text": article.text,
-        "amounts": [
-            {
-                "text": a.text,
-                "value": _number(a.value),
-                "currency": a.currency,
-                "start": a.start,
-                "end": a.end,
-            }
-            for a in amounts
-        ],
-        "entities": {
-            name: [{"alias": h.term, "start": h.start, "end": h.end} for h in hits]
-            for name, hits in report.entities.items()
-        },
-        "fired": [
-            {
-                "rule": m.rule,
-                "evidence": [_evidence(e) for e in m.evidence],
-            }
-            for m in report.fired
-        ],
-    }
+    return {"source": source, **findings(article, amounts, report)}
 
 
 def _print_readable(result: dict[str, Any], zone: str, colour: bool) -> None:

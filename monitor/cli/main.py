@@ -21,6 +21,7 @@ from monitor.cli.common import (
 )
 from monitor.cli.feeds import feeds
 from monitor.cli.rules import rules
+from monitor.cli.serve import serve
 from monitor.cli.table import counted
 from monitor.errors import MonitorError
 from monitor.logs import configure_logging
@@ -173,5 +174,5 @@ def health(rules: Path | None, beat: bool) -> None:
     click.echo("ok")
 
 
-for command in (check, rules, feeds, alerts):
+for command in (check, rules, feeds, alerts, serve):
     main.add_command(command)

@@ -4,14 +4,18 @@ Each request goes through the contract of ``monitor.fetch`` (hop by hop, SSRF gu
 cap). A request waits for a slot of its host before each hop: at most
 ``MONITOR_PER_HOST_CONCURRENCY`` in flight to one host from this call and, given ``HostSlots``,
 from every process sharing the store; hosts take turns, and at most ``MONITOR_POLL_CONCURRENCY``
-requests are in flight in all. Names are looked up in a few threads, once per host and call,
-so a slow resolver does not hold the others. The loop waits on the sockets libcurl names
-(epoll), not on threads, so hundreds of requests in flight cost the CPU what their bytes cost.
+requests are in flight in this process, whatever number of its threads fetch at once (their
+responses wait for one core to read them, and must not wait past their deadlines). Names are
+looked up in a few threads, once per host and call, so a slow resolver does not hold the
+others. The loop waits on the sockets libcurl names (epoll), not on threads, so hundreds of
+requests in flight cost the CPU what their bytes cost.
 """
 
 from __future__ import annotations
 
+import os
 import selectors
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
@@ -122,6 +126,33 @@ def fetch(
     raise AssertionError("fetch_all gave no outcome")  # pragma: no cover
 
 
+class _ProcessRoom:
+    """Requests in flight in this process, across every ``fetch_all`` of its threads: at most
+    ``MONITOR_POLL_CONCURRENCY``. A process whose threads all fetch at once would otherwise
+    hold more responses than its one core can read before their deadlines."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._used = 0
+
+    def take(self, wanted: int, limit: int) -> int:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child starts with none in flight
+                self._pid, self._used = os.getpid(), 0
+            granted = max(0, min(wanted, limit - self._used))
+            self._used += granted
+            return granted
+
+    def give_back(self, count: int) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                self._used = max(0, self._used - count)
+
+
+_PROCESS_ROOM = _ProcessRoom()
+
+
 class _Run:
     """The state of one ``fetch_all``."""
 
@@ -143,6 +174,7 @@ class _Run:
         self.selector = selectors.DefaultSelector()
         self.timer: float | None = None  # when libcurl wants to be called, monotonic
         self.quiet_checked = time.monotonic()
+        self.starved = False  # the last start found the process's room all taken
         self.multi = pycurl.CurlMulti()
         self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._watch)
         self.multi.setopt(pycurl.M_TIMERFUNCTION, self._set_timer)
@@ -174,21 +206,23 @@ class _Run:
             self.waiting[host].append(job)
 
     def _start_hops(self) -> None:
-        """Start what the limits allow: hosts take turns, each up to its slots."""
-        room = self.room - len(self.in_flight) - len(self.looking_up)
-        if room <= 0:
-            return
+        """Start what the limits allow: this process's room, then hosts in turns, each up to
+        its slots. A hop holds its room until it ends."""
         now = time.monotonic()
         wanted: dict[str, int] = {}
         for host, queue in self.waiting.items():
-            if not queue or now - self.refused.get(host, -SLOTS_RETRY) < SLOTS_RETRY:
-                continue
-            count = min(len(queue), self.per_host - self.busy[host], room)
-            if count > 0:
-                wanted[host] = count
-                room -= count
-                if room == 0:
-                    break
+            if queue and now - self.refused.get(host, -SLOTS_RETRY) >= SLOTS_RETRY:
+                count = min(len(queue), self.per_host - self.busy[host])
+                if count > 0:
+                    wanted[host] = count
+        room = _PROCESS_ROOM.take(sum(wanted.values()), self.room)
+        self.starved = room < sum(wanted.values())
+        for host, count in list(wanted.items()):
+            wanted[host] = min(count, room)
+            room -= wanted[host]
+            if not wanted[host]:
+                del wanted[host]
+        _PROCESS_ROOM.give_back(room)
         if self.slots is None:
             granted: dict[str, list[str | None]] = {
                 host: [None] * count for host, count in wanted.items()
@@ -201,6 +235,7 @@ class _Run:
             return
         for host, count in wanted.items():
             tokens = granted.get(host, [])
+            _PROCESS_ROOM.give_back(count - len(tokens))
             if len(tokens) < count:
                 self.refused[host] = now
             for token in tokens:
@@ -273,8 +308,12 @@ class _Run:
         """Wait for the sockets or libcurl's timer, then let libcurl move the transfers on."""
         now = time.monotonic()
         limit = QUIET_CHECK
-        if self.looking_up or (self.refused and any(self.waiting.values())):
-            limit = 0.01 if self.looking_up else SLOTS_RETRY
+        if self.looking_up:
+            limit = 0.01
+        elif self.starved:  # the other threads of the process hold its room: soon back
+            limit = 0.02
+        elif self.refused and any(self.waiting.values()):
+            limit = SLOTS_RETRY
         if self.timer is not None:
             limit = min(limit, max(0.0, self.timer - now))
         if self.selector.get_map():
@@ -368,6 +407,7 @@ class _Run:
 
     def _end_hop(self, hop: _Hop, outcome: Outcome | None) -> None:
         self.busy[hop.host] -= 1
+        _PROCESS_ROOM.give_back(1)
         if hop.token is not None:
             self.returned[hop.host].append(hop.token)
         if outcome is not None:
@@ -376,6 +416,7 @@ class _Run:
     def close(self) -> None:
         """Stop what is still in flight (the caller stopped early) and give every token
         back."""
+        _PROCESS_ROOM.give_back(len(self.in_flight) + len(self.looking_up))
         for curl in list(self.in_flight):
             self.multi.remove_handle(curl)
             self.client.give_back(curl)

@@ -37,7 +37,12 @@ class FeedHealth:
 
     @classmethod
     def load(cls, store: Store, url: str) -> FeedHealth:
-        return cls(url, store.get(f"feed:{url}") or {"consecutive_errors": 0, "items_seen": 0})
+        return cls.of(url, store.get(f"feed:{url}"))
+
+    @classmethod
+    def of(cls, url: str, record: dict[str, Any] | None) -> FeedHealth:
+        """The health of ``url`` from its stored record (None: never polled)."""
+        return cls(url, record or {"consecutive_errors": 0, "items_seen": 0})
 
     def save(self, store: Store) -> None:
         store.put(f"feed:{self.url}", self.data)

@@ -107,26 +107,30 @@ def _schedule(ctx: Context, health: FeedHealth, hints: Hints, now: float) -> Non
 
 
 def _claim_new(ctx: Context, entries: list[Entry]) -> list[str]:
-    queued: list[str] = []
+    """Claim the entries not seen before (and those queued too long ago: their message was
+    lost) and record them; the ids of their articles. A few round trips to the store for the
+    whole feed, whatever its number of entries."""
     now = time.time()
-    for entry in entries:
-        seen_key = f"seen:{entry.key}"
-        mark = {"state": "queued", "at": now}
-        if not ctx.store.claim(seen_key, ctx.retention, mark):
-            previous = ctx.store.get(seen_key) or {}
-            if (
-                previous.get("state") != "queued"
-                or now - previous.get("at", now) < ctx.settings.requeue_after
-            ):
-                continue
-            ctx.store.put(seen_key, mark, ctx.retention)
-        elif entry.guid_key and not ctx.store.claim(
-            f"guid:{entry.guid_key}", ctx.retention, {"key": entry.key}
-        ):
-            continue  # the same GUID came before under another URL
-        ctx.store.put(f"entry:{entry.article_id}", entry.to_dict(), ctx.retention)
-        queued.append(entry.article_id)
-    return queued
+    mark = {"state": "queued", "at": now}
+    by_seen_key = {f"seen:{entry.key}": entry for entry in entries}
+    claimed = ctx.store.claim_all(dict.fromkeys(by_seen_key, mark), ctx.retention)
+    earlier = ctx.store.get_all(key for key in by_seen_key if key not in claimed)
+    lost = {
+        key
+        for key, previous in earlier.items()
+        if previous.get("state") == "queued"
+        and now - previous.get("at", now) >= ctx.settings.requeue_after
+    }
+    if lost:
+        ctx.store.put_all(dict.fromkeys(lost, mark), ctx.retention)
+    new = [by_seen_key[key] for key in by_seen_key if key in claimed]
+    guids = {f"guid:{e.guid_key}": {"key": e.key} for e in new if e.guid_key}
+    other_url = set(guids) - ctx.store.claim_all(guids, ctx.retention) if guids else set()
+    # An entry whose GUID came before under another URL is that article again.
+    fresh = [e for e in new if not e.guid_key or f"guid:{e.guid_key}" not in other_url]
+    queued = fresh + [by_seen_key[key] for key in by_seen_key if key in lost]
+    ctx.store.put_all({f"entry:{e.article_id}": e.to_dict() for e in queued}, ctx.retention)
+    return [e.article_id for e in queued]
 
 
 def poll_feed(ctx: Context, url: str) -> list[str]:
@@ -196,7 +200,8 @@ class Polled:
 def poll_feeds(ctx: Context, urls: list[str]) -> Polled:
     """Poll a batch of feeds at once (see the module docstring). A feed that fails does not
     stop the others."""
-    healths = [FeedHealth.load(ctx.store, url) for url in urls]
+    records = ctx.store.get_all(f"feed:{url}" for url in urls)
+    healths = [FeedHealth.of(url, records.get(f"feed:{url}")) for url in urls]
     requests = [
         Request(url, FEED_ACCEPT, health.validators)
         for url, health in zip(urls, healths, strict=True)

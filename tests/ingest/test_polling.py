@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +315,20 @@ def test_hundreds_of_requests_in_flight_in_one_thread(make_context: Any) -> None
         polled = poll_feeds(ctx, urls)
         assert polled.failed == [] and len(host.arrivals) == 300
         assert host.max_in_flight == 250  # as many as allowed, and no more
+
+
+def test_the_requests_in_flight_are_bounded_across_the_threads_of_a_process(
+    make_context: Any,
+) -> None:
+    # Poll tasks in threads of one worker share its one core: together they keep to
+    # MONITOR_POLL_CONCURRENCY, so no response waits past its deadline to be read.
+    with Publisher("127.0.0.1", latency=0.5) as host:
+        urls = [host.serve(f"/{i}.xml", items(1)) for i in range(120)]
+        ctx = make_context(urls, per_host_concurrency=200, poll_concurrency=40)
+        with ThreadPoolExecutor(3) as pool:
+            polled = list(pool.map(partial(poll_feeds, ctx), [urls[:40], urls[40:80], urls[80:]]))
+        assert [p.failed for p in polled] == [[], [], []]
+        assert len(host.arrivals) == 120 and host.max_in_flight == 40
 
 
 def test_a_busy_host_does_not_hold_up_the_others(make_context: Any) -> None:

@@ -1,0 +1,230 @@
+"""The receiver's HTTP application: the ingest API, its OpenAPI description, health and
+metrics.
+
+It faces the internet, so every request is bounded before any work is done for it: a rate
+limit per client address, then per API token; a body refused unread past
+``MONITOR_MAX_BYTES`` when its length is declared, cut at the cap when it is not, and given up
+after ``MONITOR_API_TIMEOUT`` seconds. An error answers a status and a short phrase, never a
+trace or what the request carried; tokens are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import REGISTRY, Counter, generate_latest
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from monitor.context import Context
+from monitor.ingest.submitted import Submission, state, submit
+from monitor.receiver.limits import RateLimit, retry_after
+from monitor.receiver.openapi import openapi_document
+
+log = logging.getLogger(__name__)
+
+ARTICLE_ID = re.compile(r"[0-9a-f]{20}")
+MAX_HEADER_BYTES = 16_384
+REQUESTS = Counter(
+    "monitor_receiver_requests_total", "Requests to the receiver, by route and status.",
+    ["route", "status"],
+)  # fmt: skip
+
+
+class Refused(Exception):
+    """A request answered with an error status and a short phrase."""
+
+    def __init__(self, status: int, phrase: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(phrase)
+        self.status, self.phrase, self.headers = status, phrase, headers or {}
+
+
+def _error(status: int, phrase: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": phrase}, status, headers=headers)
+
+
+class Receiver:
+    """The routes, with what they share: the context, the queue and the limits."""
+
+    def __init__(self, ctx: Context, queue: Callable[[str], None]) -> None:
+        settings = ctx.settings
+        self.ctx = ctx
+        self.queue = queue
+        self.tokens = [
+            token.strip().encode()
+            for token in settings.api_tokens.get_secret_value().split(",")
+            if token.strip()
+        ]
+        self.by_token = RateLimit(settings.api_rate)
+        self.by_client = RateLimit(settings.api_client_rate)
+        self.cap = settings.max_bytes
+        self.timeout = settings.api_timeout
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/v1/articles", self.post_article, methods=["POST"]),
+            Route("/v1/articles/{ident}", self.get_article, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route("/healthz", self.health, methods=["GET"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
+        ]
+        handlers: dict[Any, Any] = {
+            HTTPException: self._http_error,
+            Refused: self._refused,
+            Exception: self._crashed,
+        }
+        return Starlette(routes=routes, exception_handlers=handlers)
+
+    # Limits and checks, in the order a request meets them.
+
+    def _client_limit(self, request: Request) -> None:
+        client = request.client.host if request.client else "unknown"
+        wait = self.by_client.take(client)
+        if wait:
+            raise Refused(429, "too many requests", {"Retry-After": retry_after(wait)})
+
+    def _token(self, request: Request) -> int:
+        """The number of the API token the request carries (for the log; never the token)."""
+        self._client_limit(request)
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        offered = given.strip().encode()
+        found = None
+        for number, token in enumerate(self.tokens, 1):  # every one, so timing tells nothing
+            if hmac.compare_digest(offered, token) and scheme.lower() == "bearer":
+                found = number
+        if found is None:
+            raise Refused(401, "a valid bearer token is needed", {"WWW-Authenticate": "Bearer"})
+        wait = self.by_token.take(f"token {found}")
+        if wait:
+            raise Refused(429, "too many requests", {"Retry-After": retry_after(wait)})
+        return found
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.cap:
+            raise Refused(413, "the body is too large")
+        chunks: list[bytes] = []
+        size = 0
+
+        async def read() -> None:
+            nonlocal size
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.cap:
+                    raise Refused(413, "the body is too large")
+                chunks.append(chunk)
+
+        try:
+            await asyncio.wait_for(read(), self.timeout)
+        except TimeoutError:
+            raise Refused(408, "the body took too long") from None
+        return b"".join(chunks)
+
+    # Routes.
+
+    async def post_article(self, request: Request) -> Response:
+        number = self._token(request)
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise Refused(415, "send application/json")
+        body = await self._body(request)
+        try:
+            submission = Submission.model_validate(json.loads(body))
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems = (
+                [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()]
+                if isinstance(exc, ValidationError)
+                else ["the body is not JSON"]
+            )
+            return JSONResponse({"error": "invalid article", "problems": problems}, 422)
+        ident, new = await run_in_threadpool(submit, self.ctx, submission)
+        if new:
+            await run_in_threadpool(self.queue, ident)
+        log.info("article %s: %s by API token %d: %s", "submitted" if new else "submitted again",
+                 ident, number, submission.url or "text")  # fmt: skip
+        REQUESTS.labels("articles", "202" if new else "200").inc()
+        headers = {"Location": f"/v1/articles/{ident}"}
+        return JSONResponse({"id": ident, "new": new}, 202 if new else 200, headers=headers)
+
+    async def get_article(self, request: Request) -> Response:
+        self._token(request)
+        ident = request.path_params["ident"]
+        found = (
+            await run_in_threadpool(state, self.ctx, ident) if ARTICLE_ID.fullmatch(ident) else None
+        )
+        if found is None:
+            raise Refused(404, "not found")
+        REQUESTS.labels("article", "200").inc()
+        return JSONResponse(found)
+
+    async def openapi(self, request: Request) -> Response:
+        self._client_limit(request)
+        return JSONResponse(openapi_document())
+
+    async def health(self, request: Request) -> Response:
+        try:
+            await run_in_threadpool(self.ctx.store.ping)
+        except Exception as exc:  # any failure of the store is what this reports
+            log.warning("health: the store cannot be reached: %s", exc)
+            return _error(503, "the store cannot be reached")
+        return JSONResponse({"status": "ok"})
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(generate_latest(REGISTRY), media_type="text/plain; version=0.0.4")
+
+    # Errors.
+
+    async def _refused(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)  # noqa: S101  (registered for Refused)
+        REQUESTS.labels(_route(request), str(exc.status)).inc()
+        return _error(exc.status, exc.phrase, exc.headers)
+
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # noqa: S101  (registered for HTTPException)
+        phrase = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "refused")
+        REQUESTS.labels(_route(request), str(exc.status_code)).inc()
+        return _error(exc.status_code, phrase, dict(exc.headers or {}))
+
+    async def _crashed(self, request: Request, exc: Exception) -> Response:
+        log.error("receiver: %s %s failed: %s", request.method, request.url.path,
+                  type(exc).__name__, exc_info=exc)  # fmt: skip
+        REQUESTS.labels(_route(request), "500").inc()
+        return _error(500, "internal error")
+
+
+def _route(request: Request) -> str:
+    path = request.url.path
+    return "articles" if path.startswith("/v1/articles") else "other"
+
+
+class HeaderCap:
+    """431 for a request whose headers pass ``limit`` bytes in all. The server caps headers
+    that arrive slowly, in pieces; this caps those that come in one piece."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+            if size > self.limit:
+                REQUESTS.labels("other", "431").inc()
+                await _error(431, "the headers are too large")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def make_app(ctx: Context, queue: Callable[[str], None]) -> ASGIApp:
+    """The receiver on ``ctx``; ``queue`` queues a submitted article for processing."""
+    return HeaderCap(Receiver(ctx, queue).app(), MAX_HEADER_BYTES)
