@@ -22,7 +22,8 @@ the requests in flight to one host among every process sharing the store.
 Keys in use: ``seen:<article key>``, ``entry:<article id>``, ``alert:<alert id>``,
 ``sending:<alert id>``, ``slot:rates``, ``feed:<feed url>``, the schedule ``poll-schedule`` of
 feed URLs by next poll and its mark ``poll-schedule:feeds`` (see ``monitor.ingest.schedule``),
-the slots ``host-slots:<host>`` (see ``monitor.fetch.slots``);
+the slots ``host-slots:<host>`` (see ``monitor.fetch.slots``), the indexes ``index:alerts``,
+``index:held`` and ``index:digest-open`` (see ``monitor.alerts.ledger``);
 for near-duplicates (see ``monitor.text.neardup``) the sets ``near:<quarter>:<value>``, the
 claims ``near-first:<article key>`` and the lock ``near-lock``.
 """

@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from monitor import metrics
+from monitor.alerts.ledger import alert_records
 from monitor.alerts.make import Alert
 from monitor.alerts.secrets import redact, secrets_of
 from monitor.alerts.send import send
@@ -173,11 +174,11 @@ def _record_failure(
 
 def alerts_with_status(ctx: Context, *statuses: str) -> list[Alert]:
     """Every alert in one of ``statuses`` (all alerts when none is given), newest first."""
-    found: list[Alert] = []
-    for key in ctx.store.keys("alert:"):
-        data = ctx.store.get(key)
-        if data is not None and (not statuses or data.get("status") in statuses):
-            found.append(Alert.from_dict(data))
+    found = [
+        Alert.from_dict(data)
+        for data in alert_records(ctx)
+        if not statuses or data.get("status") in statuses
+    ]
     return sorted(found, key=lambda a: a.created, reverse=True)
 
 

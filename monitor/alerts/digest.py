@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.alerts.ledger import file_alert, file_held, file_open_digest, held_notes, open_digests
 from monitor.alerts.make import Alert, alert_id, make_alerts
 from monitor.context import Context
 from monitor.money.amounts import Amount
@@ -93,12 +94,13 @@ def record_alerts(
             group = _group(alert.rule, alert.channel, alert.target)
             # The note first: a crash after it leaves a note the build skips (the alert is
             # not "held"); a crash before the alert is made leaves nothing half done.
-            ctx.store.put(
-                f"held:{group}:{alert.id}",
+            file_held(
+                ctx,
+                group,
+                alert.id,
                 {"due": due, "rule": alert.rule, "channel": alert.channel, "target": alert.target},
-                ctx.retention,
             )
-        ctx.store.claim(f"alert:{alert.id}", ctx.retention, alert.to_dict())
+        file_alert(ctx, alert)
         stored = ctx.store.get(f"alert:{alert.id}") or {}
         if stored.get("status") == "pending":
             deliver.append(alert.id)
@@ -126,13 +128,11 @@ def flush_digests(ctx: Context, now: float | None = None) -> list[str]:
     """Make the digests that are due (one per rule and target); return their ids to deliver."""
     now = time.time() if now is None else now
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for key in ctx.store.keys("held:"):
-        note = ctx.store.get(key)
-        if note is not None:
-            _, group, held_id = key.split(":", 2)
-            groups.setdefault(group, []).append((held_id, note))
-    for key in ctx.store.keys("digest-open:"):
-        groups.setdefault(key.split(":", 1)[1], [])
+    for member, note in held_notes(ctx).items():
+        group, held_id = member.split(":", 1)
+        groups.setdefault(group, []).append((held_id, note))
+    for group in open_digests(ctx):
+        groups.setdefault(group, [])
     made: list[str] = []
     for group, notes in groups.items():
         if not ctx.store.claim(f"digesting:{group}", DIGEST_LEASE):
@@ -166,7 +166,7 @@ def _build(
         "target": first["target"],
         "items": held,
     }
-    ctx.store.put(f"digest-open:{group}", plan, ctx.retention)
+    file_open_digest(ctx, group, plan)
     made.append(_finish(ctx, group, plan))
     return made
 
@@ -197,7 +197,7 @@ def _finish(ctx: Context, group: str, plan: dict[str, Any]) -> str:
         due_at=time.time(),
         items=items,
     )
-    ctx.store.claim(f"alert:{digest.id}", ctx.retention, digest.to_dict())
+    file_alert(ctx, digest)
     for held_id, record in zip(plan["items"], records, strict=True):
         if record is not None and record.get("status") == "held":
             record.update(status="digested", digest=digest.id)
