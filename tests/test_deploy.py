@@ -217,7 +217,8 @@ def test_compose_accepts_the_compose_file(tmp_path: Path) -> None:
     )
     assert checked.returncode == 0, checked.stderr
     resolved = yaml.safe_load(checked.stdout)
-    assert set(resolved["services"]) == {"redis", "worker-io", "worker-cpu", "beat", "flower"}
+    expected = {"redis", "worker-io", "worker-cpu", "beat", "receiver", "flower"}
+    assert set(resolved["services"]) == expected
     assert resolved["services"]["worker-io"]["environment"]["REDIS_URL"] == (
         "redis://:change-me@redis:6379/0"
     )

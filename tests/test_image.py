@@ -250,6 +250,15 @@ def test_the_workers_serve_their_metrics(deployment: Deployment, role: str) -> N
         assert b"monitor_" in response.read()
 
 
+def test_the_receiver_answers_in_the_image(deployment: Deployment) -> None:
+    deployment.roles["receiver"].wait_for(READY["receiver"])
+    http = urllib3.PoolManager(retries=False, timeout=10)
+    base = f"http://127.0.0.1:{deployment.receiver_port}"
+    assert http.request("GET", base + "/healthz").json() == {"status": "ok"}
+    refused = http.request("POST", base + "/v1/articles", json={"text": "Musk"})
+    assert refused.status == 401  # no token given; none is set in the test's environment
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_stops_cleanly_on_sigterm(
     deployment: Deployment, role: str, capsys: pytest.CaptureFixture[str]
@@ -262,12 +271,3 @@ def test_each_role_stops_cleanly_on_sigterm(
     assert "Traceback" not in running.output()
     with capsys.disabled():
         print(f"\n{role}: stopped {time.monotonic() - asked:.1f} s after SIGTERM, exit {status}")
-
-
-def test_the_receiver_answers_in_the_image(deployment: Deployment) -> None:
-    deployment.roles["receiver"].wait_for(READY["receiver"])
-    http = urllib3.PoolManager(retries=False, timeout=10)
-    base = f"http://127.0.0.1:{deployment.receiver_port}"
-    assert http.request("GET", base + "/healthz").json() == {"status": "ok"}
-    refused = http.request("POST", base + "/v1/articles", json={"text": "Musk"})
-    assert refused.status == 401  # no token given; none is set in the test's environment

@@ -4,6 +4,7 @@ limit is counted by)."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 
 import uvicorn
@@ -15,7 +16,12 @@ MAX_CONNECTIONS = 256
 
 
 def serve(ctx: Context, queue: Callable[[str], None], host: str, port: int) -> None:
-    """Serve until stopped (SIGINT, SIGTERM: requests in progress finish first)."""
+    """Serve until stopped (SIGINT, SIGTERM: requests in progress finish first), then return:
+    a stop asked for is a clean exit."""
+    # uvicorn raises the stopping signal again once it has shut down, to the handler it found:
+    # one that does nothing lets the process end with status 0, as the workers do.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, lambda *_: None)
     config = uvicorn.Config(
         make_app(ctx, queue),
         host=host,
