@@ -7,6 +7,7 @@ import os
 import re
 import ssl
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -18,16 +19,28 @@ from monitor.settings import Settings
 from monitor.ssrf import Guard
 
 _HASH_NAME = re.compile(r"[0-9a-f]{8}\.\d+")
+MAX_IDLE = 64  # idle handles a thread keeps; more are closed (their connections stay)
+
+
+@dataclass(slots=True)
+class _Cache:
+    """One thread's connections (in ``share``) and the handles on them."""
+
+    share: pycurl.CurlShare
+    idle: list[pycurl.Curl] = field(default_factory=list)
+    members: set[int] = field(default_factory=set)  # ids of the handles on this cache
 
 
 class Client:
     """Our headers, deadlines and trusted authorities, the SSRF guard, and libcurl handles
-    that share one cache of open connections.
+    that share a cache of open connections.
 
     Thread-safe: one client serves every thread of a process. A handle serves one request at a
-    time (libcurl's rule), so a request takes an idle handle, or a new one, and gives it back;
-    the connections the handles open are shared, and stay open from one request, thread or
-    poll to the next. A forked child never uses its parent's handles or connections.
+    time (libcurl's rule), so a request takes an idle handle, or a new one, and gives it back.
+    Each thread has its own cache of connections, kept from one request and one poll to the
+    next: libcurl does not support one cache used by threads at once (its documented bug; a
+    worker whose threads shared one crashed in libcurl under load). A forked child never uses
+    its parent's handles or connections.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -40,38 +53,51 @@ class Client:
         self._start()
 
     def _start(self) -> None:
-        """A new cache of connections, and no handle yet."""
+        """New caches of connections, and no handle yet."""
         self._pid = os.getpid()
-        self._share = pycurl.CurlShare()
-        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_CONNECT)
-        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
-        self._idle: list[pycurl.Curl] = []
-        self._members: set[int] = set()  # ids of the handles on this cache
+        self._caches: dict[int, _Cache] = {}  # by thread
+
+    def _cache(self) -> _Cache:
+        """This thread's cache (called with the lock held)."""
+        if self._pid != os.getpid():
+            # Inherited through a fork: closing them would close (and, over TLS, end) the
+            # parent's connections too. They are kept, never used.
+            _INHERITED.append(self._caches)
+            self._start()
+        cache = self._caches.get(threading.get_ident())
+        if cache is None:
+            share = pycurl.CurlShare()
+            share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_CONNECT)
+            share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
+            cache = self._caches[threading.get_ident()] = _Cache(share)
+        return cache
 
     def take_handle(self) -> pycurl.Curl:
-        """An idle handle, or a new one, for one request; ``give_back`` after it."""
+        """An idle handle, or a new one, for one request; ``give_back`` after it, in the same
+        thread."""
         with self._lock:
-            if self._pid != os.getpid():
-                # Inherited through a fork: closing them would close (and, over TLS, end) the
-                # parent's connections too. They are kept, never used.
-                _INHERITED.append((self._share, self._idle))
-                self._start()
-            return self._idle.pop() if self._idle else self._new_handle()
+            cache = self._cache()
+            return cache.idle.pop() if cache.idle else self._new_handle(cache)
 
     def give_back(self, curl: pycurl.Curl) -> None:
         with self._lock:
-            if id(curl) in self._members:
-                self._idle.append(curl)
-            elif self._pid == os.getpid():
-                curl.close()  # made before ``clear``
+            same_process = self._pid == os.getpid()
+            cache = self._caches.get(threading.get_ident()) if same_process else None
+            if cache is not None and id(curl) in cache.members:
+                if len(cache.idle) < MAX_IDLE:
+                    cache.idle.append(curl)
+                    return
+                cache.members.discard(id(curl))
+        if same_process:
+            curl.close()  # one idle too many (its connections stay cached), or made before clear
 
-    def _new_handle(self) -> pycurl.Curl:
+    def _new_handle(self, cache: _Cache) -> pycurl.Curl:
         curl = pycurl.Curl()
         for option, value in self._options:
             curl.setopt(option, value)
         curl.setopt(pycurl.ACCEPT_ENCODING, self.accept_encoding)
-        curl.setopt(pycurl.SHARE, self._share)
-        self._members.add(id(curl))
+        curl.setopt(pycurl.SHARE, cache.share)
+        cache.members.add(id(curl))
         self.handles_made += 1
         return curl
 
@@ -80,10 +106,11 @@ class Client:
         with self._lock:
             if self._pid != os.getpid():
                 return
-            idle = self._idle
+            caches = list(self._caches.values())
             self._start()
-        for curl in idle:
-            curl.close()
+        for cache in caches:
+            for curl in cache.idle:
+                curl.close()
 
     def __enter__(self) -> Self:
         return self
@@ -94,7 +121,7 @@ class Client:
         self.clear()
 
 
-_INHERITED: list[tuple[pycurl.CurlShare, list[pycurl.Curl]]] = []
+_INHERITED: list[dict[int, _Cache]] = []
 
 
 def _handle_options(settings: Settings) -> list[tuple[int, Any]]:
