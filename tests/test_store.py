@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,6 +25,18 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         opened = SqliteStore(tmp_path / "state.db")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def another(store: Store, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    """Opens the same store on a connection of its own, as another worker's."""
+
+    def open_another() -> Store:
+        if isinstance(store, RedisStore):
+            return RedisStore(request.getfixturevalue("redis_url"))
+        return SqliteStore(tmp_path / "state.db")
+
+    return open_another
 
 
 def test_claim_succeeds_once(store: Store) -> None:
@@ -166,13 +178,8 @@ def test_unschedule_and_delete_remove_members(store: Store) -> None:
 
 
 def test_takers_at_once_never_get_the_same_member(
-    store: Store, request: pytest.FixtureRequest, tmp_path: Path
+    store: Store, another: Callable[[], Store]
 ) -> None:
-    def another() -> Store:  # its own connection, as another worker's
-        if isinstance(store, RedisStore):
-            return RedisStore(request.getfixturevalue("redis_url"))
-        return SqliteStore(tmp_path / "state.db")
-
     now = time.time()
     store.schedule("plan", {f"m{i}": now for i in range(2000)})
     takers = [another() for _ in range(4)]
@@ -207,14 +214,7 @@ def test_slots_of_a_holder_that_died_come_back_after_their_hold(store: Store) ->
     assert store.trade_slots({}, {"host": ["y1", "y2", "y3"]}, 2, 60) == {"host": ["y1", "y2"]}
 
 
-def test_slots_taken_at_once_never_pass_the_limit(
-    store: Store, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    def another() -> Store:  # its own connection, as another worker's
-        if isinstance(store, RedisStore):
-            return RedisStore(request.getfixturevalue("redis_url"))
-        return SqliteStore(tmp_path / "state.db")
-
+def test_slots_taken_at_once_never_pass_the_limit(another: Callable[[], Store]) -> None:
     takers = [another() for _ in range(4)]
 
     def take(taker: Store) -> list[str]:

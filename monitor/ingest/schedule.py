@@ -32,9 +32,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, zip_longest
-from urllib.parse import urlsplit
 
 from monitor.context import now_iso
+from monitor.fetch import host_of
 from monitor.rules.model import Feed, RulesFile
 from monitor.store import Store
 
@@ -83,10 +83,6 @@ def next_delay(
     delay = max(every, delay) if consecutive_errors == 0 else delay
     spread = (rng or random).uniform(1 - JITTER, 1 + JITTER)
     return float(delay * spread)
-
-
-def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
 
 
 def batches(urls: list[str], size: int) -> list[list[str]]:

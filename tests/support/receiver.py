@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import urllib3
 
 from tests.support.files import ROOT
 from tests.support.servers import free_port
+from tests.support.worker import RoleProcess
 
 
-class ReceiverProcess:
+class ReceiverProcess(RoleProcess):
     """``monitor serve`` with the environment a test gives it; ``call`` makes a request."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
@@ -37,9 +37,6 @@ class ReceiverProcess:
             start_new_session=True,
         )
         self.http = urllib3.PoolManager(retries=False, timeout=10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -73,20 +70,3 @@ class ReceiverProcess:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
             sent.setdefault("Content-Type", "application/json")
         return self.http.request(method, self.base + path, body=data, headers=sent)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self._log.close()
-
-    def __enter__(self) -> Self:
-        self.wait_ready()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

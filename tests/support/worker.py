@@ -8,12 +8,45 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Self
+from typing import IO, Self
 
 from tests.support.files import ROOT
 
 
-class CeleryWorker:
+class RoleProcess:
+    """A role of ours as a subprocess in its own session, its output in a log file: stopped as
+    a container runtime stops it (SIGTERM, then SIGKILL after 20 s). Subclasses say when it is
+    ready (``wait_ready``)."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes]
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # the role stops what it runs itself
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+    def __enter__(self) -> Self:
+        self.wait_ready()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class CeleryWorker(RoleProcess):
     """``celery -A tasks worker --beat`` on every queue (or ``command``), with the environment a
     test gives it."""
 
@@ -46,9 +79,6 @@ class CeleryWorker:
             start_new_session=True,
         )
 
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -58,20 +88,3 @@ class CeleryWorker:
                 return
             time.sleep(0.1)
         raise AssertionError(f"worker not ready after {timeout}s:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # the main process stops its pool and beat itself
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self._log.close()
-
-    def __enter__(self) -> Self:
-        self.wait_ready()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
