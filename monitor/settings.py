@@ -127,8 +127,9 @@ class Settings(BaseSettings):
     """Requests in flight at once to one host, among every process sharing the store."""
 
     poll_concurrency: int = Field(default=200, ge=1)
-    """Requests in flight at once in one process (feeds, and article pages in ``poll --once``),
-    all in one thread: they wait on the network, not the CPU."""
+    """Requests in flight at once in one process, whatever number of its threads fetch (feeds,
+    and article pages in ``poll --once``); each fetch keeps its share in flight from one
+    thread: they wait on the network, not the CPU."""
 
     poll_batch: int = 100
     """Feeds per poll task; hosts take turns within it."""

@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TypeVar
 
 from monitor import metrics
 from monitor.context import Context
@@ -48,8 +47,6 @@ from monitor.ingest.schedule import (
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-R = TypeVar("R")
 
 TAKE_AT_ONCE = 1000  # feeds taken from the schedule per store call, so none blocks Redis long
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
