@@ -42,6 +42,12 @@ NEAR_DUPLICATES = Counter(
     "monitor_near_duplicates_total",
     "Articles found to be near-duplicates of one seen earlier: their alerts are that one's.",
 )
+PUSH_EVENTS = Counter(
+    "monitor_websub_events_total",
+    "WebSub events: verified (a subscription or renewal), failed, pushed (a content "
+    "distribution taken), refused (its signature was not valid).",
+    ["event"],
+)
 RULE_FIRES = Counter("monitor_rule_fires_total", "Rules that fired on an article.", ["rule"])
 ALERTS = Counter(
     "monitor_alerts_total",

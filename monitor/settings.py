@@ -148,6 +148,28 @@ class Settings(BaseSettings):
     api_timeout: float = Field(default=10.0, gt=0)
     """Seconds the receiver waits for a request's body before it gives up on it."""
 
+    public_url: str | None = None
+    """The receiver's (``monitor serve``) base URL as the internet reaches it, e.g.
+    ``https://monitor.example.org``. Set, feeds whose publisher names a WebSub hub are
+    subscribed to, with callbacks under it; unset, nothing subscribes."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+            raise ValueError("the receiver's base URL, such as https://monitor.example.org")
+        return url.rstrip("/")
+
+    push_safety_poll: float = Field(default=10800.0, gt=0)
+    """Seconds between two polls of a feed whose WebSub subscription is active: what a push
+    lost on its way is caught by (a feed's ``every`` wins when longer)."""
+
+    push_lease: float = Field(default=864000.0, ge=3600)
+    """Seconds of subscription asked of a hub (which may grant less); renewed before the
+    end."""
+
     poll_lease: float = Field(default=300.0, gt=0)
     """Seconds a feed taken for polling waits for its poll before it is due again: the
     feeds of a batch lost with a worker are polled again after this long."""

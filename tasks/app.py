@@ -59,6 +59,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": settings.beat_interval,
             "options": {"expires": settings.beat_interval * 2},
         },
+        # WebSub subscriptions due to be asked for, renewed, given up or ended.
+        "maintain-subscriptions": {
+            "task": "monitor.maintain_subscriptions",
+            "schedule": settings.beat_interval,
+            "options": {"expires": settings.beat_interval * 2},
+        },
         # Alerts a dead worker or a lost message left pending, and digests that are due.
         "sweep-alerts": {
             "task": "monitor.sweep_alerts",
@@ -91,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Celery:
             "monitor.poll_due_feeds": {"queue": POLL_QUEUE},
             "monitor.poll_feed": {"queue": POLL_QUEUE},
             "monitor.refresh_rates": {"queue": POLL_QUEUE},
+            "monitor.maintain_subscriptions": {"queue": POLL_QUEUE},
             "monitor.process_article": {"queue": EXTRACT_QUEUE},
             "monitor.deliver_alert": {"queue": DELIVER_QUEUE},
             "monitor.sweep_alerts": {"queue": DELIVER_QUEUE},

@@ -20,6 +20,7 @@ from monitor.context import Context, open_context
 from monitor.errors import ConfigError, DeliveryFailed, MonitorError
 from monitor.ingest.polling import due_feeds, poll_feed, poll_feeds
 from monitor.ingest.schedule import batches
+from monitor.ingest.websub import maintain
 from monitor.pipeline import process_article, rates_due, refresh_rates
 from monitor.settings import load_settings
 from tasks.app import app
@@ -48,6 +49,12 @@ def poll_due_feeds() -> None:
         poll_feeds_task.delay(batch)
     if rates_due(ctx):
         refresh_rates_task.delay()
+
+
+@app.task(name="monitor.maintain_subscriptions")
+def maintain_subscriptions_task() -> None:
+    """WebSub: ask hubs for the subscriptions due, renew, give up, unsubscribe."""
+    maintain(context())
 
 
 @app.task(name="monitor.refresh_rates")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from monitor.cli.common import opened_context, rules_option, rules_path
 from monitor.cli.table import Cell, Row, counted, echo_table, last_error_notes, status_cell
 from monitor.console import local_time
 from monitor.ingest.health import FeedHealth
+from monitor.ingest.websub import Subscription
 from monitor.rules.feedlists import (
     ListDefaults,
     ListUnreadable,
@@ -31,7 +33,7 @@ from monitor.rules.load import load_rules
 from monitor.rules.model import Feed, tag_name
 from monitor.settings import load_settings
 
-HEADER = ("feed", "status", "errors", "last success", "next poll", "items")
+HEADER = ("feed", "status", "errors", "last success", "next poll", "items", "push")
 
 
 def _when(iso: str | None, zone: str) -> str:
@@ -39,7 +41,18 @@ def _when(iso: str | None, zone: str) -> str:
     return local_time(iso, zone) if iso else "-"
 
 
-def _row(record: FeedHealth, zone: str) -> Row:
+def _push_cell(sub: Subscription | None, zone: str) -> Cell:
+    """The feed's WebSub subscription in a few words: "-" for none."""
+    if sub is None:
+        return Cell("-")
+    if sub.active(time.time()):
+        return Cell(f"active until {_when(sub.public()['until'], zone)}", "green")
+    if sub.state == "failed":  # the reason goes under the row
+        return Cell("failed", "red")
+    return Cell(sub.shown())
+
+
+def _row(record: FeedHealth, sub: Subscription | None, zone: str) -> Row:
     data = record.data
     status = data.get("last_status")
     errors = record.consecutive_errors
@@ -50,8 +63,10 @@ def _row(record: FeedHealth, zone: str) -> Row:
         _when(data.get("last_success"), zone),
         _when(data.get("next_poll"), zone),
         str(data.get("items_seen", 0)),
+        _push_cell(sub, zone),
     )
-    return Row(cells, last_error_notes(data.get("last_error")))
+    pushed = (f"WebSub: {sub.reason}",) if sub is not None and sub.state == "failed" else ()
+    return Row(cells, last_error_notes(data.get("last_error")) + pushed)
 
 
 SHOWN_AT_MOST = 50  # rows of the table; past that, the feeds that fail, and how to see more
@@ -62,15 +77,18 @@ def _status(record: FeedHealth) -> str:
     return str(record.data.get("last_status") or NEVER_POLLED)
 
 
-def _summary(chosen: list[tuple[Feed, FeedHealth]]) -> list[str]:
+Chosen = tuple[Feed, FeedHealth, Subscription | None]
+
+
+def _summary(chosen: list[Chosen]) -> list[str]:
     """The feeds chosen counted by status, then by tag with how many of each fail."""
-    statuses = Counter(_status(record) for _, record in chosen)
-    failing = sum(record.consecutive_errors > 0 for _, record in chosen)
+    statuses = Counter(_status(record) for _, record, _ in chosen)
+    failing = sum(record.consecutive_errors > 0 for _, record, _ in chosen)
     by_status = ", ".join(f"{n} {status}" for status, n in statuses.most_common())
     lines = [f"{counted(len(chosen), 'feed', 'feeds')}: {by_status or 'none'}; {failing} failing"]
     tagged: Counter[str] = Counter()
     tag_failing: Counter[str] = Counter()
-    for feed, record in chosen:
+    for feed, record, _ in chosen:
         tagged.update(feed.tags)
         tag_failing.update(feed.tags if record.consecutive_errors > 0 else ())
     if tagged:
@@ -80,6 +98,14 @@ def _summary(chosen: list[tuple[Feed, FeedHealth]]) -> list[str]:
                 f"{tag} {n} ({tag_failing[tag]} failing)" for tag, n in sorted(tagged.items())
             )
         )
+    now = time.time()
+    pushed = Counter(
+        "active" if sub.active(now) else sub.shown().split(":")[0]
+        for _, _, sub in chosen
+        if sub is not None
+    )
+    if pushed:
+        lines.append("WebSub: " + ", ".join(f"{n} {state}" for state, n in pushed.most_common()))
     return lines
 
 
@@ -99,7 +125,8 @@ def feeds(
     as_json: bool,
 ) -> None:
     """Show the feeds' health: a count by status and by tag, then each feed's last status,
-    errors in a row, last success and next poll (the failing ones first past 50 feeds).
+    errors in a row, last success, next poll and WebSub subscription (the failing ones first
+    past 50 feeds).
 
     With a command: export the feeds as OPML, or import a feed list."""
     if ctx.invoked_subcommand is not None:
@@ -107,32 +134,35 @@ def feeds(
     wanted = {tag_name(tag) for tag in tags}
     with opened_context(rules) as opened:
         zone = opened.settings.timezone
-        chosen: list[tuple[Feed, FeedHealth]] = []
+        chosen: list[Chosen] = []
         for feed in opened.rules.feeds:
             if wanted and not wanted & set(feed.tags):
                 continue
-            record = FeedHealth.load(opened.store, feed.url)
+            found = opened.store.get_all([f"feed:{feed.url}", f"push:{feed.url}"])
+            record = FeedHealth.of(feed.url, found.get(f"feed:{feed.url}"))
+            sub = Subscription.of(found.get(f"push:{feed.url}"))
             if failing and record.consecutive_errors == 0:
                 continue
             if as_json:  # one line as each is read: 100,000 feeds need not be held
                 shown = {"url": feed.url, "tags": list(feed.tags), **record.data}
+                shown["push"] = sub.public() if sub is not None else None
                 click.echo(json.dumps(shown, ensure_ascii=False))
             else:
-                chosen.append((feed, record))
+                chosen.append((feed, record, sub))
     if as_json:
         return
     for line in _summary(chosen):
         click.echo(line)
     rows = chosen
     if len(chosen) > SHOWN_AT_MOST and not show_all:
-        failing_ones = [pair for pair in chosen if pair[1].consecutive_errors > 0]
-        rows = sorted(failing_ones, key=lambda pair: -pair[1].consecutive_errors)[:SHOWN_AT_MOST]
+        failing_ones = [row for row in chosen if row[1].consecutive_errors > 0]
+        rows = sorted(failing_ones, key=lambda row: -row[1].consecutive_errors)[:SHOWN_AT_MOST]
         click.echo(
             f"{counted(len(rows), 'failing feed', 'failing feeds')} shown of "
             f"{len(chosen)}; --all, --failing, --tag NAME or --json for the others"
         )
     if rows:
-        echo_table(HEADER, [_row(record, zone) for _, record in rows])
+        echo_table(HEADER, [_row(record, sub, zone) for _, record, sub in rows])
 
 
 @feeds.command("export")

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import pycurl
 from urllib3.exceptions import LocationParseError
@@ -48,11 +48,14 @@ Outcome = Fetched | MonitorError
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One GET: the URL, what we accept, and the validators of the last response."""
+    """One GET: the URL, what we accept, and the validators of the last response. Or, given
+    ``form``, one POST of those fields (``application/x-www-form-urlencoded``), whose answer
+    is the outcome whatever it is: a redirect is not followed."""
 
     url: str
     accept: str = "*/*"
     validators: Validators | None = None
+    form: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(slots=True)
@@ -300,6 +303,11 @@ class _Run:
                 sent += [f"{k}: {v}" for k, v in hop.job.request.validators.headers().items()]
             curl = self.client.take_handle()
             transfer = prepare(curl, hop.parts, address, sent, self.settings, hop.job.deadline)
+            form = hop.job.request.form
+            if form is None:
+                curl.setopt(pycurl.HTTPGET, 1)  # the handle may have posted before
+            else:
+                curl.setopt(pycurl.POSTFIELDS, urlencode(form))
             self.in_flight[curl] = (hop, transfer)
             self.multi.add_handle(curl)
         self.looking_up = still
@@ -392,7 +400,7 @@ class _Run:
     ) -> Outcome | None:
         """The request's outcome, or None when it goes on to the next hop."""
         location = headers.get("location")
-        if status in _REDIRECTS and location:
+        if status in _REDIRECTS and location and job.request.form is None:
             try:
                 job.current = urljoin(job.current, location.strip())
             except ValueError:

@@ -29,6 +29,9 @@ _WEIRD_SERVER_REPLY = 8
 _OPENSSL_WORDING = re.compile(
     r"^SSL(?: certificate(?: problem| OpenSSL verify result))?: |\s*\(\d+\)$"
 )
+# Headers whose repeats are one list; of any other, the last one counts (a repeated
+# Content-Type joined by commas would name no type).
+_LISTS = frozenset({"link"})
 _TLS_FAILURES = frozenset({35, 53, 54, 58, 59, 64, 66, 77, 80, 82, 83, 90, 91, 98})
 
 
@@ -74,7 +77,12 @@ class Transfer:
         else:
             name, colon, value = line.decode("latin-1").partition(":")
             if colon:
-                self.headers[name.strip().lower()] = value.strip()
+                name, value = name.strip().lower(), value.strip()
+                earlier = self.headers.get(name)
+                if name in _LISTS and earlier is not None:
+                    # One Link header per link is a list of links (RFC 9110, 5.3).
+                    value = f"{earlier}, {value}"
+                self.headers[name] = value
 
     def write(self, data: bytes) -> int | None:
         """None to go on; 0 stops the transfer."""

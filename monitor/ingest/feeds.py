@@ -160,10 +160,13 @@ def _first_entries(content: bytes, url: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class FeedDocument:
-    """A feed as read: its entries and the publisher's ``<ttl>`` (seconds), if any."""
+    """A feed as read: its entries, the publisher's ``<ttl>`` (seconds), and the WebSub hub and
+    topic it names (``<link rel="hub">``, ``<link rel="self">``), if any."""
 
     entries: list[Entry]
     ttl: float | None = None
+    hub: str | None = None
+    topic: str | None = None
 
 
 def parse_feed(fetched: Fetched) -> list[Entry]:
@@ -350,4 +353,26 @@ def _read_feed(fetched: Fetched) -> FeedDocument:
                 source=source,
             )
         )
-    return FeedDocument(entries, _ttl(parsed.feed.get("ttl")))
+    links = [link for link in parsed.feed.get("links", []) if isinstance(link, dict)]
+    return FeedDocument(
+        entries,
+        _ttl(parsed.feed.get("ttl")),
+        hub=_link(links, "hub", fetched.final_url),
+        topic=_link(links, "self", fetched.final_url),
+    )
+
+
+def _link(links: list[dict[str, Any]], rel: str, base: str) -> str | None:
+    """The first http(s) URL of the feed's links with relation ``rel``."""
+    for link in links:
+        if str(link.get("rel", "")).lower() == rel and link.get("href"):
+            url = absolute_link(base, str(link["href"]))
+            if url is not None:
+                return url
+    return None
+
+
+def absolute_link(base: str, href: str) -> str | None:
+    """``href`` made absolute against ``base``, if it is then an http(s) URL we would fetch."""
+    url = urljoin(base, href.strip())
+    return url if url.startswith(("http://", "https://")) and len(url) <= MAX_URL_CHARS else None

@@ -34,7 +34,8 @@ from monitor import metrics
 from monitor.context import Context
 from monitor.errors import ClientError, MonitorError, ServerError, TransientError
 from monitor.fetch import HostSlots, Outcome, Request, fetch, fetch_all
-from monitor.ingest.feeds import Entry, read_feed
+from monitor.ingest import websub
+from monitor.ingest.feeds import read_feed
 from monitor.ingest.health import FeedHealth, report_failing
 from monitor.ingest.schedule import (
     SCHEDULE,
@@ -45,6 +46,8 @@ from monitor.ingest.schedule import (
     next_delay,
     reconcile,
 )
+from monitor.ingest.seen import claim_new
+from monitor.ingest.websub import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,7 @@ def due_feeds(ctx: Context) -> list[str]:
     """Feeds whose next poll has come, taken from the schedule for ``MONITOR_POLL_LEASE`` or
     their ``every``, whichever is longer."""
     table = feed_table(ctx.rules)
-    reconcile(ctx.store, table)
+    websub.left(ctx, reconcile(ctx.store, table))
     now = time.time()
     taken = _take_all_due(ctx, now)
     gone = [url for url in taken if url not in table.by_url]
@@ -93,41 +96,15 @@ def _status_of(error: MonitorError) -> int | None:
     return None
 
 
-def _schedule(ctx: Context, health: FeedHealth, hints: Hints, now: float) -> None:
+def _schedule(
+    ctx: Context, health: FeedHealth, sub: Subscription | None, hints: Hints, now: float
+) -> None:
     table = feed_table(ctx.rules)
-    delay = next_delay(
-        table.every(health.url), health.consecutive_errors, hints, ctx.settings.max_backoff
-    )
+    every = websub.poll_every(ctx, sub, table.every(health.url), now)
+    delay = next_delay(every, health.consecutive_errors, hints, ctx.settings.max_backoff)
     health.scheduled(now, delay)
     if health.url in table.by_url:  # a feed removed from the rules must not come back
         ctx.store.schedule(SCHEDULE, {health.url: now + delay})
-
-
-def _claim_new(ctx: Context, entries: list[Entry]) -> list[str]:
-    """Claim the entries not seen before (and those queued too long ago: their message was
-    lost) and record them; the ids of their articles. A few round trips to the store for the
-    whole feed, whatever its number of entries."""
-    now = time.time()
-    mark = {"state": "queued", "at": now}
-    by_seen_key = {f"seen:{entry.key}": entry for entry in entries}
-    claimed = ctx.store.claim_all(dict.fromkeys(by_seen_key, mark), ctx.retention)
-    earlier = ctx.store.get_all(key for key in by_seen_key if key not in claimed)
-    lost = {
-        key
-        for key, previous in earlier.items()
-        if previous.get("state") == "queued"
-        and now - previous.get("at", now) >= ctx.settings.requeue_after
-    }
-    if lost:
-        ctx.store.put_all(dict.fromkeys(lost, mark), ctx.retention)
-    new = [by_seen_key[key] for key in by_seen_key if key in claimed]
-    guids = {f"guid:{e.guid_key}": {"key": e.key} for e in new if e.guid_key}
-    other_url = set(guids) - ctx.store.claim_all(guids, ctx.retention) if guids else set()
-    # An entry whose GUID came before under another URL is that article again.
-    fresh = [e for e in new if not e.guid_key or f"guid:{e.guid_key}" not in other_url]
-    queued = fresh + [by_seen_key[key] for key in by_seen_key if key in lost]
-    ctx.store.put_all({f"entry:{e.article_id}": e.to_dict() for e in queued}, ctx.retention)
-    return [e.article_id for e in queued]
 
 
 def poll_feed(ctx: Context, url: str) -> list[str]:
@@ -136,7 +113,9 @@ def poll_feed(ctx: Context, url: str) -> list[str]:
     Records the outcome on the feed's health and sets its next poll; a failure is logged in
     one line and raised.
     """
-    health = FeedHealth.load(ctx.store, url)
+    records = ctx.store.get_all([f"feed:{url}", f"push:{url}"])
+    health = FeedHealth.of(url, records.get(f"feed:{url}"))
+    sub = Subscription.of(records.get(f"push:{url}"))
     started = time.time()
     try:
         outcome: Outcome = fetch(
@@ -144,12 +123,15 @@ def poll_feed(ctx: Context, url: str) -> list[str]:
         )
     except MonitorError as exc:
         outcome = exc
-    return _record(ctx, health, outcome, started)
+    return _record(ctx, health, sub, outcome, started)
 
 
-def _record(ctx: Context, health: FeedHealth, outcome: Outcome, started: float) -> list[str]:
-    """What a poll of the feed of ``health`` found, parsed and recorded: the ids of the
-    articles it queued. A failure is logged in one line, recorded and raised."""
+def _record(
+    ctx: Context, health: FeedHealth, sub: Subscription | None, outcome: Outcome, started: float
+) -> list[str]:
+    """What a poll of the feed of ``health`` (with its WebSub subscription, if any) found,
+    parsed and recorded: the ids of the articles it queued. A failure is logged in one line,
+    recorded and raised."""
     url = health.url
     try:
         if isinstance(outcome, MonitorError):
@@ -161,13 +143,13 @@ def _record(ctx: Context, health: FeedHealth, outcome: Outcome, started: float) 
         metrics.FEEDS_POLLED.labels("error").inc()
         health.failed(started, str(exc), _status_of(exc))
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-        _schedule(ctx, health, Hints(retry_after=retry_after), started)
+        _schedule(ctx, health, sub, Hints(retry_after=retry_after), started)
         if health.failing_too_long(started, ctx.settings):
             report_failing(health, ctx.settings)
         health.save(ctx.store)
         raise
     metrics.FEEDS_POLLED.labels("not_modified" if document is None else "ok").inc()
-    queued = _claim_new(ctx, document.entries) if document else []
+    queued = claim_new(ctx, document.entries) if document else []
     health.succeeded(
         started, fetched.status, len(queued), None if document is None else fetched.validators
     )
@@ -175,8 +157,14 @@ def _record(ctx: Context, health: FeedHealth, outcome: Outcome, started: float) 
         max_age=max_age(fetched.headers.get("cache-control", "")),
         ttl=document.ttl if document else None,
     )
-    _schedule(ctx, health, hints, started)
+    _schedule(ctx, health, sub, hints, started)
     health.save(ctx.store)
+    if document is not None:
+        websub.noticed(ctx, url, sub, websub.discovered(fetched, document))
+        if queued and sub is not None and sub.active(started):
+            ids = set(queued)
+            new = [entry for entry in document.entries if entry.article_id in ids]
+            websub.check_missed(ctx, sub, new, started)
     if document is None:
         log.debug("feed not modified: %s", url)
     else:  # at INFO only when there is news: polls are routine, their articles are not
@@ -197,8 +185,9 @@ class Polled:
 def poll_feeds(ctx: Context, urls: list[str]) -> Polled:
     """Poll a batch of feeds at once (see the module docstring). A feed that fails does not
     stop the others."""
-    records = ctx.store.get_all(f"feed:{url}" for url in urls)
+    records = ctx.store.get_all([f"feed:{url}" for url in urls] + [f"push:{url}" for url in urls])
     healths = [FeedHealth.of(url, records.get(f"feed:{url}")) for url in urls]
+    subs = [Subscription.of(records.get(f"push:{url}")) for url in urls]
     requests = [
         Request(url, FEED_ACCEPT, health.validators)
         for url, health in zip(urls, healths, strict=True)
@@ -208,7 +197,7 @@ def poll_feeds(ctx: Context, urls: list[str]) -> Polled:
     failed: list[str] = []
     for index, outcome in fetch_all(ctx.client, requests, ctx.settings, slots):
         try:
-            articles += _record(ctx, healths[index], outcome, time.time())
+            articles += _record(ctx, healths[index], subs[index], outcome, time.time())
         except MonitorError:
             failed.append(urls[index])
         except Exception:  # a bug on one feed's input must not lose the batch

@@ -130,15 +130,17 @@ def feed_table(rules: RulesFile) -> FeedTable:
         return _last_table
 
 
-def reconcile(store: Store, table: FeedTable) -> None:
+def reconcile(store: Store, table: FeedTable) -> list[str]:
     """Make the store's schedule hold exactly the feeds of ``table`` (see the module docstring):
-    one read when it already does."""
+    one read when it already does. The feeds that left it."""
     mark = store.get(SCHEDULE_MARK)
     if mark is not None and mark.get("digest") == table.digest:
-        return
+        return []
     listed = store.scheduled(SCHEDULE)
     now = time.time()
     # only_new: a poll that wrote a feed's next time meanwhile keeps it.
     store.schedule(SCHEDULE, {url: now for url in table.by_url if url not in listed}, only_new=True)
-    store.unschedule(SCHEDULE, [url for url in listed if url not in table.by_url])
+    gone = [url for url in listed if url not in table.by_url]
+    store.unschedule(SCHEDULE, gone)
     store.put(SCHEDULE_MARK, {"digest": table.digest, "feeds": len(table.by_url), "at": now_iso()})
+    return gone

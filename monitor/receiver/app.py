@@ -1,10 +1,12 @@
-"""The receiver's HTTP application: the ingest API, its OpenAPI description, health and
-metrics.
+"""The receiver's HTTP application: the ingest API, the WebSub callbacks
+(``/websub/<id>``, ``monitor.ingest.websub``), the OpenAPI description, health and metrics.
 
 It faces the internet, so every request is bounded before any work is done for it: a rate
 limit per client address, then per API token; a body refused unread past
 ``MONITOR_MAX_BYTES`` when its length is declared, cut at the cap when it is not, and given up
-after ``MONITOR_API_TIMEOUT`` seconds. An error answers a status and a short phrase, never a
+after ``MONITOR_API_TIMEOUT`` seconds. A callback we never gave out is a 404 counted against
+the client's limit; a known one has a limit of its own, ``MONITOR_API_RATE``, as a token has
+(a hub pushes many feeds from one address). An error answers a status and a short phrase, never a
 trace or what the request carried; tokens are compared in constant time and never logged.
 """
 
@@ -28,14 +30,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from monitor import metrics
 from monitor.context import Context
+from monitor.errors import FeedParseError
+from monitor.ingest import websub
 from monitor.ingest.submitted import Submission, state, submit
+from monitor.ingest.websub import SignatureRefused, Subscription
 from monitor.receiver.limits import RateLimit, retry_after
 from monitor.receiver.openapi import openapi_document
 
 log = logging.getLogger(__name__)
 
 ARTICLE_ID = re.compile(r"[0-9a-f]{20}")
+CALLBACK_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MAX_HEADER_BYTES = 16_384
 REQUESTS = Counter(
     "monitor_receiver_requests_total", "Requests to the receiver, by route and status.",
@@ -69,6 +76,7 @@ class Receiver:
         ]
         self.by_token = RateLimit(settings.api_rate)
         self.by_client = RateLimit(settings.api_client_rate)
+        self.by_callback = RateLimit(settings.api_rate)
         self.cap = settings.max_bytes
         self.timeout = settings.api_timeout
 
@@ -76,6 +84,8 @@ class Receiver:
         routes = [
             Route("/v1/articles", self.post_article, methods=["POST"]),
             Route("/v1/articles/{ident}", self.get_article, methods=["GET"]),
+            Route("/websub/{callback}", self.websub_verify, methods=["GET"]),
+            Route("/websub/{callback}", self.websub_push, methods=["POST"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/healthz", self.health, methods=["GET"]),
             Route("/metrics", self.metrics, methods=["GET"]),
@@ -168,6 +178,54 @@ class Receiver:
         REQUESTS.labels("article", "200").inc()
         return JSONResponse(found)
 
+    async def _subscription(self, request: Request) -> Subscription:
+        """The subscription of the callback requested, within its rate limit; 404 for a
+        callback we never gave out."""
+        callback = request.path_params["callback"]
+        sub = None
+        if CALLBACK_ID.fullmatch(callback):
+            sub = await run_in_threadpool(websub.callback_subscription, self.ctx, callback)
+        if sub is None:
+            self._client_limit(request)
+            raise Refused(404, "not found")
+        wait = self.by_callback.take(callback)
+        if wait:
+            raise Refused(429, "too many requests", {"Retry-After": retry_after(wait)})
+        return sub
+
+    async def websub_verify(self, request: Request) -> Response:
+        """A hub verifies our intent (or denies us): the challenge echoed, only for what we
+        asked."""
+        sub = await self._subscription(request)
+        params = dict(request.query_params)
+        challenge = await run_in_threadpool(websub.verify, self.ctx, sub, params)
+        if challenge is None:
+            raise Refused(404, "not found")
+        REQUESTS.labels("websub", "200").inc()
+        return Response(challenge, 200, media_type="text/plain")
+
+    async def websub_push(self, request: Request) -> Response:
+        """A hub distributes content: taken with a valid signature only, its entries queued as
+        a poll's are; the answer comes before any article is fetched."""
+        sub = await self._subscription(request)
+        body = await self._body(request)
+        try:
+            websub.check_signature(sub, body, request.headers.get("x-hub-signature", ""))
+        except SignatureRefused as exc:
+            metrics.PUSH_EVENTS.labels("refused").inc()
+            log.warning("WebSub push for %s refused: %s", sub.feed, exc.reason)
+            raise Refused(403, "a valid X-Hub-Signature is needed") from None
+        content_type = request.headers.get("content-type", "")
+        try:
+            queued = await run_in_threadpool(websub.take_push, self.ctx, sub, body, content_type)
+        except FeedParseError as exc:
+            log.warning("WebSub push for %s is not a feed: %s", sub.feed, exc.reason)
+            raise Refused(400, "the body is not a feed") from None
+        for ident in queued:
+            await run_in_threadpool(self.queue, ident)
+        REQUESTS.labels("websub", "202").inc()
+        return Response(status_code=202)
+
     async def openapi(self, request: Request) -> Response:
         self._client_limit(request)
         return JSONResponse(openapi_document())
@@ -205,6 +263,8 @@ class Receiver:
 
 def _route(request: Request) -> str:
     path = request.url.path
+    if path.startswith("/websub/"):
+        return "websub"
     return "articles" if path.startswith("/v1/articles") else "other"
 
 

@@ -1,5 +1,6 @@
-"""The OpenAPI 3.1 description of the ingest API, served at ``/openapi.json``; the body of a
-submission is described by its own model (``monitor.ingest.submitted.Submission``)."""
+"""The OpenAPI 3.1 description of the ingest API and the WebSub callbacks, served at
+``/openapi.json``; the body of a submission is described by its own model
+(``monitor.ingest.submitted.Submission``)."""
 
 from __future__ import annotations
 
@@ -118,6 +119,54 @@ def openapi_document() -> dict[str, Any]:
                         **limits,
                     },
                 }
+            },
+            "/websub/{callback}": {
+                "parameters": [
+                    {
+                        "name": "callback",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "get": {
+                    "summary": "A WebSub hub verifies our intent (W3C WebSub, 5.3)",
+                    "parameters": [
+                        {"name": f"hub.{name}", "in": "query", "schema": {"type": "string"}}
+                        for name in ("mode", "topic", "challenge", "lease_seconds", "reason")
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "hub.challenge, for a request of ours",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        "404": _error("not a subscription we asked for"),
+                        "429": limits["429"],
+                    },
+                },
+                "post": {
+                    "summary": "A WebSub hub distributes new content of a subscribed feed",
+                    "parameters": [
+                        {
+                            "name": "X-Hub-Signature",
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^sha(256|384|512)=[0-9a-f]+$"},
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/rss+xml": {}, "application/atom+xml": {}},
+                    },
+                    "responses": {
+                        "202": {"description": "taken; new entries queued"},
+                        "400": _error("the body is not a feed"),
+                        "403": _error("no valid X-Hub-Signature"),
+                        "404": _error("no such callback"),
+                        "413": _error("the body is over MONITOR_MAX_BYTES"),
+                        "429": limits["429"],
+                    },
+                },
             },
             "/healthz": {
                 "get": {

@@ -700,7 +700,7 @@ def run_freshness(args: argparse.Namespace, size: int) -> float | None:
     waits = sorted(arrived[n] - published[n] for n in arrived if n in published)
     # An item whose alert never came counts as later than any: it weighs on the percentiles.
     every = waits + [math.inf] * (total - len(waits))
-    p50, p95 = _percentile(every, 50), _percentile(every, 95)
+    p50, p95 = percentile(every, 50), percentile(every, 95)
     print(
         f"freshness: {len(waits)} of {total} alerts arrived; appearance to alert p50 "
         f"{p50:.1f} s, p95 {p95:.1f} s, max {_f(waits[-1] if waits else None, '.1f')} s; "
@@ -710,7 +710,7 @@ def run_freshness(args: argparse.Namespace, size: int) -> float | None:
     return p95
 
 
-def _percentile(values: list[float], percent: float) -> float:
+def percentile(values: list[float], percent: float) -> float:
     """The nearest-rank percentile of sorted ``values`` (inf when they are empty)."""
     if not values:
         return math.inf

@@ -189,6 +189,7 @@ def test_feeds_shows_each_feeds_health(tmp_path: Path, site: SiteServer) -> None
         "next",
         "poll",
         "items",
+        "push",
     ]
     good_row = next(line for line in lines if line.startswith(good + " "))
     broken_row = next(line for line in lines if line.startswith(broken + " "))

@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import pytest
 from monitor.alerts.make import Alert
 from monitor.cli.table import TABLE_WIDTH, Row, display_width, table_lines, truncated
 from monitor.ingest.health import FeedHealth
+from monitor.ingest.websub import Subscription
 from monitor.rules.templates import FSI, PDI
 from monitor.settings import Settings
 from monitor.store import open_store
@@ -55,7 +56,7 @@ CJK_TITLE = "马斯克与普京定期交谈"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d " + re.escape(ZONE))
 HEADER = ["id", "status", "time", "rule", "channel", "attempts", "title"]
-FEEDS_HEADER = ["feed", "status", "errors", "last success", "next poll", "items"]
+FEEDS_HEADER = ["feed", "status", "errors", "last success", "next poll", "items", "push"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ def env(tmp_path: Path) -> dict[str, str]:
             failing.failed(epoch(10, minute), "HTTP 503 Service Unavailable", 503)
         failing.scheduled(epoch(10, 5), 600)
         failing.save(store)
+        refused = Subscription.new(DOWN, "https://hub.example/", DOWN)
+        reason = "the hub refused the subscription: the hub answered HTTP 410"
+        store.put(f"push:{DOWN}", asdict(replace(refused, state="failed", reason=reason)))
     finally:
         store.close()
     return {
@@ -386,14 +390,18 @@ def test_feeds_is_an_aligned_table_with_local_times_and_the_error_under_its_feed
     env: dict[str, str],
 ) -> None:
     output = monitor("feeds", env=env)
-    assert output.splitlines()[0] == "2 feeds: 1 ok, 1 error; 1 failing"
-    assert output.splitlines()[1].split() == " ".join(FEEDS_HEADER).split()
+    assert output.splitlines()[:2] == ["2 feeds: 1 ok, 1 error; 1 failing", "WebSub: 1 failed"]
+    assert output.splitlines()[2].split() == " ".join(FEEDS_HEADER).split()
     rows, below = table(output, FEEDS_HEADER)
     assert rows == [
-        [FEED, "ok", "0", "2026-11-24 13:00 Asia/Riyadh", "2026-11-24 13:05 Asia/Riyadh", "3"],
-        [DOWN, "error", "2", "-", "2026-11-24 13:15 Asia/Riyadh", "0"],
-    ]
-    assert below == {FEED: [], DOWN: ["    last error: HTTP 503 Service Unavailable"]}
+        [FEED, "ok", "0", "2026-11-24 13:00 Asia/Riyadh", "2026-11-24 13:05 Asia/Riyadh", "3",
+         "-"],
+        [DOWN, "error", "2", "-", "2026-11-24 13:15 Asia/Riyadh", "0", "failed"],
+    ]  # fmt: skip
+    assert below == {FEED: [], DOWN: [
+        "    last error: HTTP 503 Service Unavailable",
+        "    WebSub: the hub refused the subscription: the hub answered HTTP 410",
+    ]}  # fmt: skip
     assert "\x1b" not in output
 
 
@@ -413,7 +421,7 @@ def test_feeds_on_a_terminal_show_a_failing_feed_in_red(env: dict[str, str]) -> 
     ):
         assert click.style("ok", fg="green") in coloured
         assert click.style("error", fg="red") in coloured
-        assert coloured.splitlines()[1].startswith("\x1b[1m")  # the header
+        assert coloured.splitlines()[2].startswith("\x1b[1m")  # the header, under the counts
         assert ANSI.sub("", coloured) == plain
     assert "\x1b" not in monitor("feeds", env={**env, "NO_COLOR": "1", "FORCE_COLOR": "1"})
 

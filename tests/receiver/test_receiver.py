@@ -119,6 +119,30 @@ def test_a_carried_page_is_processed_by_the_worker_and_alerts_once(
     assert len(webhook.received) == 2  # one alert per rule, none for the second submission
 
 
+def test_the_receiver_runs_on_the_embedded_default_too(
+    environment: dict[str, str], tmp_path: Path, webhook: WebhookSink
+) -> None:
+    embedded = {k: v for k, v in environment.items() if k != "REDIS_URL"}
+    receiver = ReceiverProcess(embedded, tmp_path / "receiver.log")
+    try:
+        receiver.wait_ready()
+        text = {
+            "text": "قال إيلون ماسك إنه تحدث مع فلاديمير بوتين.",
+            "title": "خبر",
+            "language": "ar",
+        }
+        answer = receiver.call("POST", "/v1/articles", token=TOKEN, body=text)
+        assert answer.status == 202, answer.data
+        ident = answer.json()["id"]
+        with CeleryWorker(embedded, tmp_path / "worker.log", command=WORKER):
+            found = wait_done(receiver, ident)
+            webhook.wait_for(1, timeout=60)
+    finally:
+        receiver.stop()
+    assert [f["rule"] for f in found["fired"]] == ["musk-putin"]
+    assert (tmp_path / "state" / "queue").is_dir()  # the embedded broker's files: no server
+
+
 def test_a_named_page_is_fetched_and_text_is_taken_as_given(
     receiver: ReceiverProcess,
     environment: dict[str, str],
@@ -156,7 +180,7 @@ def test_the_openapi_description_is_valid_and_describes_the_api(
     assert answer.status == 200
     document = answer.json()
     validate(document)  # raises on a description that breaks the OpenAPI 3.1 schema
-    assert {"/v1/articles", "/v1/articles/{id}"} <= set(document["paths"])
+    assert {"/v1/articles", "/v1/articles/{id}", "/websub/{callback}"} <= set(document["paths"])
     submission = document["components"]["schemas"]["Submission"]
     assert {"url", "html", "text", "title", "language", "source"} <= set(submission["properties"])
 
