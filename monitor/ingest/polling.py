@@ -4,8 +4,9 @@ Scheduling. ``due_feeds`` takes from the store's schedule (``monitor.ingest.sche
 feeds whose next poll has come, in one atomic step that pushes them a lease
 (``MONITOR_POLL_LEASE``, or the feed's ``every`` when longer) ahead in case their poll is
 lost; the poll then writes the feed's
-next time, ``monitor.ingest.schedule.next_delay`` from now (``every``, backoff on errors, the
-publisher's hints, jitter). So the schedule holds each feed's next poll, wherever the poll ran,
+next time, ``monitor.ingest.schedule.next_delay`` from now (``every``, or the WebSub safety
+interval while the feed's subscription is active, ``monitor.ingest.websub``; backoff on errors,
+the publisher's hints, jitter). So the schedule holds each feed's next poll, wherever the poll ran,
 and a tick costs the feeds due, not all feeds.
 
 A poll is a conditional GET (the validators of the last full response are kept in the feed's

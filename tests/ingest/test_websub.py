@@ -113,6 +113,16 @@ def websub_context(
     return make
 
 
+def hub_fed(
+    websub_context: Callable[..., Context], site: SiteServer, hub: WebSubHub
+) -> tuple[Context, str, str]:
+    """A context whose rules list one feed (every 1m) naming ``hub``: the context, the feed's
+    URL, its topic."""
+    topic = site.url("/feed.xml")
+    feed = site.route("/feed.xml", hub_feed(hub.url, topic, []), content_type=RSS)
+    return websub_context(f"feeds:\n  - {{url: {feed}, every: 1m}}\n{RULES}"), feed, topic
+
+
 def subscribed(ctx: Context, hub: WebSubHub, feed: str) -> Subscription:
     """Poll ``feed`` (which names ``hub``), ask the hub, wait for its verification."""
     poll_feeds(ctx, [feed])
@@ -186,9 +196,7 @@ def test_a_push_is_taken_only_with_a_valid_signature(
     websub_context: Callable[..., Context], site: SiteServer, hub: WebSubHub,
     receiver: ReceiverProcess,
 ) -> None:  # fmt: skip
-    topic = site.url("/feed.xml")
-    feed = site.route("/feed.xml", hub_feed(hub.url, topic, []), content_type=RSS)
-    ctx = websub_context(f"feeds:\n  - {{url: {feed}, every: 1m}}\n{RULES}")
+    ctx, feed, topic = hub_fed(websub_context, site, hub)
     sub = subscribed(ctx, hub, feed)
     new = site.url("/news/pushed.html")
     body = hub_feed(hub.url, topic, [new]).encode()
@@ -223,9 +231,7 @@ def test_callbacks_we_never_gave_out_and_verifications_we_did_not_ask_for_are_40
     websub_context: Callable[..., Context], site: SiteServer, hub: WebSubHub,
     receiver: ReceiverProcess,
 ) -> None:  # fmt: skip
-    topic = site.url("/feed.xml")
-    feed = site.route("/feed.xml", hub_feed(hub.url, topic, []), content_type=RSS)
-    ctx = websub_context(f"feeds:\n  - {{url: {feed}, every: 1m}}\n{RULES}")
+    ctx, feed, topic = hub_fed(websub_context, site, hub)
     sub = subscribed(ctx, hub, feed)
     http = urllib3.PoolManager(retries=False)
     unknown = f"{receiver.base}/websub/{'A' * 22}"
@@ -369,9 +375,7 @@ def test_a_hub_on_a_private_address_is_refused_by_the_ssrf_guard(
 def test_items_a_poll_finds_that_the_hub_should_have_pushed_end_the_subscription(
     websub_context: Callable[..., Context], site: SiteServer, hub: WebSubHub,
 ) -> None:  # fmt: skip
-    topic = site.url("/feed.xml")
-    feed = site.route("/feed.xml", hub_feed(hub.url, topic, []), content_type=RSS)
-    ctx = websub_context(f"feeds:\n  - {{url: {feed}, every: 1m}}\n{RULES}")
+    ctx, feed, topic = hub_fed(websub_context, site, hub)
     sub = subscribed(ctx, hub, feed)
     # As if verified an hour ago: an item of 30 minutes ago came after, and the hub never
     # pushed it; one of a minute ago may still be on its way.
