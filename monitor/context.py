@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor.archive import ArchiveWriter
 from monitor.fetch import Client, make_client
 from monitor.money.rates import RateTable, shipped_rates
 from monitor.rules.live import RulesSource
@@ -33,6 +34,7 @@ class Context:
     store: Store
     rules_source: RulesSource
     _client: Client | None = None
+    _archive_writer: ArchiveWriter | None = None
     _matcher: Matcher | None = None
     _rates: tuple[float, RateTable] | None = None
     _base_rates: RateTable | None = None
@@ -74,10 +76,19 @@ class Context:
         return self._client
 
     @property
+    def archive_writer(self) -> ArchiveWriter:
+        """This process's writer to the archive (``monitor.archive``)."""
+        if self._archive_writer is None:
+            self._archive_writer = ArchiveWriter(self.settings)
+        return self._archive_writer
+
+    @property
     def retention(self) -> float:
         return self.settings.seen_retention_days * 86400
 
     def close(self) -> None:
+        if self._archive_writer is not None:
+            self._archive_writer.close()
         if self._client is not None:
             self._client.clear()
         self.store.close()

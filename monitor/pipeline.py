@@ -25,15 +25,19 @@ from functools import partial
 from monitor import metrics
 from monitor.alerts.delivery import deliver_patiently, pending_alerts
 from monitor.alerts.digest import flush_digests, record_alerts
+from monitor.archive import Archived
 from monitor.context import RATES_KEY, Context, now_iso
 from monitor.errors import MonitorError
 from monitor.fetch import HostSlots, Outcome, Request, fetch, fetch_all
 from monitor.ingest.feeds import Entry
 from monitor.ingest.polling import poll_feeds
+from monitor.ingest.schedule import feed_table
 from monitor.ingest.submitted import is_submitted, record_found, submitted_article
 from monitor.logs import log_context
+from monitor.money.amounts import Amount
 from monitor.money.rates import RateTable, parse_ecb_xml
 from monitor.rules.findings import findings
+from monitor.rules.match import Report
 from monitor.text.extract import Article, article_from_entry, extract_page
 from monitor.text.neardup import Filed, filing_keys, fingerprint, nearest, probe_keys
 
@@ -204,6 +208,7 @@ def _process(ctx: Context, entry: Entry, article: Article) -> list[str]:
     if is_submitted(entry):
         record_found(ctx, entry.article_id, findings(article, amounts, report))
     ctx.store.put(f"seen:{entry.key}", {"state": "done", "at": time.time()}, ctx.retention)
+    ctx.archive_writer.add(archived(ctx, entry, article, amounts, report))
     log.info(
         "article processed: %s: %d amounts, rules fired: %s",
         entry.url,
@@ -211,6 +216,20 @@ def _process(ctx: Context, entry: Entry, article: Article) -> list[str]:
         ", ".join(m.rule for m in report.fired) or "none",
     )
     return pending
+
+
+def archived(
+    ctx: Context, entry: Entry, article: Article, amounts: list[Amount], report: Report
+) -> Archived:
+    """What the archive keeps of a processed article."""
+    feed = feed_table(ctx.rules).by_url.get(entry.feed_url)
+    return Archived(
+        id=entry.article_id, url=entry.url, title=article.title, text=article.text,
+        feed=entry.feed_url, language=article.language,
+        published=article.published or entry.published, seen=time.time(),
+        amounts=tuple(amounts), fired=tuple(match.rule for match in report.fired),
+        tags=feed.tags if feed is not None else (),
+    )  # fmt: skip
 
 
 def process_articles(ctx: Context, article_ids: list[str]) -> list[str]:

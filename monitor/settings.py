@@ -170,6 +170,15 @@ class Settings(BaseSettings):
     """Seconds of subscription asked of a hub (which may grant less); renewed before the
     end."""
 
+    archive_days: float = Field(default=14.0, ge=0)
+    """Days every processed article is kept in the archive (``monitor rules backtest``); 0:
+    nothing is archived."""
+
+    archive_url: SecretStr = SecretStr("")
+    """The PostgreSQL database of the archive (``postgresql://user:password@host/db``); unset:
+    SQLite beside the state on the embedded default, no archive with Redis. Secret: never
+    logged."""
+
     poll_lease: float = Field(default=300.0, gt=0)
     """Seconds a feed taken for polling waits for its poll before it is due again: the
     feeds of a batch lost with a worker are polled again after this long."""

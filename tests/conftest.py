@@ -11,6 +11,7 @@ import pytest
 from monitor.context import Context, open_context
 from monitor.settings import Settings
 from tests.support.mail import SmtpSink
+from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer
 from tests.support.servers import SiteServer, WebhookSink
 
@@ -23,6 +24,19 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One private PostgreSQL for the whole session (initdb and pg_ctl on a free port)."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A new database of the session's PostgreSQL, for this test alone."""
+    return postgres_server.new_database()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,6 +19,7 @@ from monitor.console import colour_wanted, local_time
 from monitor.errors import MonitorError, ResponseTooLarge, UnsupportedContent, UnsupportedURL
 from monitor.fetch import fetch, make_client
 from monitor.money.amounts import Amount
+from monitor.rules.explain import Explanation, explain
 from monitor.rules.findings import findings
 from monitor.rules.match import Matcher, Report
 from monitor.settings import Settings, load_settings
@@ -109,6 +111,18 @@ def _print_readable(result: dict[str, Any], zone: str, colour: bool) -> None:
         click.echo(f"fired:     {rule}  (evidence: {terms})", color=colour)
 
 
+def echo_explanation(explained: Explanation) -> None:
+    """Why a rule fired, or each reason it did not, a line each."""
+    if explained.fired:
+        click.echo(f"explain:   {explained.rule} fired")
+        for line in explained.reasons:
+            click.echo(f"    evidence: {readable(line)}")
+        return
+    click.echo(f"explain:   {explained.rule} did not fire")
+    for line in explained.reasons:
+        click.echo(f"    - {readable(line)}")
+
+
 def _each_readable(terms: Iterable[str]) -> str:
     """Terms once each, each in an isolate of its own: Arabic beside Latin keeps its place."""
     return ", ".join(readable(term) for term in dict.fromkeys(terms))
@@ -117,12 +131,17 @@ def _each_readable(terms: Iterable[str]) -> str:
 @click.command()
 @rules_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per source, one per line.")
+@click.option("--explain", "rule", metavar="RULE",
+              help="Say why RULE did not fire (each condition that failed, what came closest), "
+              "or its evidence when it did.")  # fmt: skip
 @click.argument("sources", nargs=-1, required=True)
-def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
+def check(rules: Path | None, as_json: bool, rule: str | None, sources: tuple[str, ...]) -> None:
     """Show what the rules find in pages or text (URL, HTML or text file, or - for stdin).
     Sends nothing; exit 1 when a source cannot be read."""
     settings = load_settings()
     matcher = Matcher(usable_rules(rules_path(rules, settings)))
+    if rule is not None and matcher.compiled_rule(rule) is None:
+        raise click.BadParameter(f"no rule named {rule!r}", param_hint="--explain")
     failed = False
     for source in sources:
         try:
@@ -134,9 +153,15 @@ def check(rules: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
             continue
         amounts, report = matcher.examine(article.text, language=article.language)
         result = check_report(source, article, amounts, report)
+        explained = None
+        if rule is not None:
+            explained = explain(matcher, rule, article.text, amounts, language=article.language)
+            result["explain"] = asdict(explained)
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))
         else:
             _print_readable(result, settings.timezone, colour_wanted(sys.stdout))
+            if explained is not None:
+                echo_explanation(explained)
     if failed:
         raise SystemExit(1)

@@ -36,6 +36,7 @@ from monitor.errors import FeedParseError
 from monitor.ingest import websub
 from monitor.ingest.submitted import Submission, state, submit
 from monitor.ingest.websub import SignatureRefused, Subscription
+from monitor.receiver import workbench
 from monitor.receiver.limits import RateLimit, retry_after
 from monitor.receiver.openapi import openapi_document
 
@@ -43,6 +44,13 @@ log = logging.getLogger(__name__)
 
 ARTICLE_ID = re.compile(r"[0-9a-f]{20}")
 CALLBACK_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# The page runs only its own script, is not framed, and sends nothing to another origin.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 MAX_HEADER_BYTES = 16_384
 REQUESTS = Counter(
     "monitor_receiver_requests_total", "Requests to the receiver, by route and status.",
@@ -86,6 +94,10 @@ class Receiver:
             Route("/v1/articles/{ident}", self.get_article, methods=["GET"]),
             Route("/websub/{callback}", self.websub_verify, methods=["GET"]),
             Route("/websub/{callback}", self.websub_push, methods=["POST"]),
+            Route("/v1/rules", self.current_rules, methods=["GET"]),
+            Route("/v1/rules/preview", self.preview_rules, methods=["POST"]),
+            Route("/workbench", self.workbench_page, methods=["GET"]),
+            Route("/workbench.js", self.workbench_script, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/healthz", self.health, methods=["GET"]),
             Route("/metrics", self.metrics, methods=["GET"]),
@@ -225,6 +237,37 @@ class Receiver:
             await run_in_threadpool(self.queue, ident)
         REQUESTS.labels("websub", "202").inc()
         return Response(status_code=202)
+
+    # The rule workbench (monitor.receiver.workbench): read-only, behind the API's tokens.
+
+    async def current_rules(self, request: Request) -> Response:
+        self._token(request)
+        path = self.ctx.rules_source.path
+        text = await run_in_threadpool(path.read_text, encoding="utf-8")
+        return JSONResponse({"path": str(path), "text": text})
+
+    async def preview_rules(self, request: Request) -> Response:
+        self._token(request)
+        body = await self._body(request)
+        try:
+            asked = json.loads(body)
+            text, days = str(asked["rules"]), float(asked.get("days", 3))
+        except (ValueError, KeyError, TypeError):
+            raise Refused(422, 'send {"rules": "<a rules file>", "days": 3}') from None
+        days = min(max(days, 0.01), self.ctx.settings.archive_days or 1)
+        found = await run_in_threadpool(workbench.preview, self.ctx, text, days)
+        REQUESTS.labels("rules", "200").inc()
+        return JSONResponse(found)
+
+    async def workbench_page(self, request: Request) -> Response:
+        self._client_limit(request)
+        return Response(workbench.page("workbench.html"), media_type="text/html",
+                        headers=PAGE_HEADERS)  # fmt: skip
+
+    async def workbench_script(self, request: Request) -> Response:
+        self._client_limit(request)
+        return Response(workbench.page("workbench.js"), media_type="text/javascript",
+                        headers=PAGE_HEADERS)  # fmt: skip
 
     async def openapi(self, request: Request) -> Response:
         self._client_limit(request)

@@ -168,6 +168,43 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
             },
+            "/v1/rules": {
+                "get": {
+                    "summary": "The rules file in force, as text (for the workbench)",
+                    "security": bearer,
+                    "responses": {"200": {"description": "{path, text}"}, **limits},
+                }
+            },
+            "/v1/rules/preview": {
+                "post": {
+                    "summary": "A rules file as edited: its problems, or its matches on the "
+                    "archive of the last days against the rules in force (nothing is saved)",
+                    "security": bearer,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["rules"],
+                                    "properties": {
+                                        "rules": {"type": "string"},
+                                        "days": {"type": "number", "default": 3},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "valid, problems (line, column, message), "
+                            "and each rule's fires with examples, added and removed"
+                        },
+                        "422": _error("not {rules, days}"),
+                        **limits,
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "200 when the store answers",

@@ -105,7 +105,7 @@ def _money_key(rule: Rule) -> MoneyKey | None:
     return money.currency, low, high
 
 
-class _MoneyView:
+class MoneyView:
     """``amounts_in_range`` for many rules over one text: each amount is converted once per
     currency that rules ask for, and each range is looked up once, not once per rule."""
 
@@ -140,7 +140,7 @@ class _MoneyView:
 # "=words" or "~words" (inflected) for a literal, "*prefix" for a wildcard.
 
 
-class _Compiled(NamedTuple):
+class CompiledRule(NamedTuple):
     rule: Rule
     tree: Node | None  # None: no word condition, only money
     positive: tuple[str, ...]  # keys whose hits are evidence (those not under NOT)
@@ -255,7 +255,7 @@ def anchors(node: Node | None) -> frozenset[str] | None:
 # --- evaluating ----------------------------------------------------------------------------
 
 
-class _Positions:
+class Positions:
     """Word numbers of hits in one text (only NEAR needs them)."""
 
     def __init__(self, words: Words) -> None:
@@ -265,16 +265,16 @@ class _Positions:
         return self.number(hit.folded_start), self.number(hit.folded_end - 1)
 
 
-def _hits(node: Node, found: dict[str, list[Hit]]) -> list[Hit]:
+def hits_of(node: Node, found: dict[str, list[Hit]]) -> list[Hit]:
     if isinstance(node, Term):
         return found.get(node.text, [])
-    return [h for part in node.parts for h in _hits(part, found)] if isinstance(node, Or) else []
+    return [h for part in node.parts for h in hits_of(part, found)] if isinstance(node, Or) else []
 
 
-def _near(node: Near, found: dict[str, list[Hit]], positions: _Positions) -> bool:
+def _near(node: Near, found: dict[str, list[Hit]], positions: Positions) -> bool:
     """Some hit of each side with at most ``distance`` words between them, either order (two
     hits that share a word are not "near", they overlap)."""
-    left, right = _hits(node.left, found), _hits(node.right, found)
+    left, right = hits_of(node.left, found), hits_of(node.right, found)
     if not left or not right:
         return False
     spans = [positions.words(h) for h in right]
@@ -292,7 +292,7 @@ def _near(node: Near, found: dict[str, list[Hit]], positions: _Positions) -> boo
     return False
 
 
-def holds(node: Node, found: dict[str, list[Hit]], positions: _Positions) -> bool:
+def holds(node: Node, found: dict[str, list[Hit]], positions: Positions) -> bool:
     """Whether a compiled condition holds, given the hits of every term by key."""
     if isinstance(node, Term):
         return node.text in found
@@ -357,7 +357,7 @@ class Matcher:
             for alias in aliases:
                 specs.setdefault(f"{key}\0{alias}", TermSpec(key, alias, NAMES))
         feeds = _FeedIndex(rules.feeds)
-        self._compiled: list[_Compiled] = []
+        self._compiled: list[CompiledRule] = []
         self._index: dict[str, list[int]] = {}
         self._always: list[int] = []
         keyer = _Keyer(self._names, specs)
@@ -365,7 +365,7 @@ class Matcher:
             query = parse_query(rule.query) if rule.query is not None else None
             tree = keyer.tree(rule, query)
             self._compiled.append(
-                _Compiled(
+                CompiledRule(
                     rule,
                     tree,
                     tuple(keyer.positive),
@@ -381,6 +381,19 @@ class Matcher:
                 for key in anchor:
                     self._index.setdefault(key, []).append(number)
         self.terms = TermSet(specs.values())
+
+    def compiled_rule(self, name: str) -> CompiledRule | None:
+        """The compiled rule of that name (``monitor.rules.explain``)."""
+        return next((c for c in self._compiled if c.rule.name == name), None)
+
+    def named(self, key: str) -> tuple[str, str]:
+        """What a term key names: (``entity``, name) or (``keyword``, as written)."""
+        return self._names[key]
+
+    def find(self, text: str) -> tuple[dict[str, list[Hit]], Positions, FoldedText]:
+        """Every term's hits in ``text`` by key, the words' positions, the folded text."""
+        folded = FoldedText(text)
+        return self.terms.find(folded.normalized, folded.words), Positions(folded.words), folded
 
     def candidates(self, keys: Iterable[str]) -> list[int]:
         """Numbers of the rules worth evaluating on a text where ``keys`` occur, in order."""
@@ -417,8 +430,8 @@ class Matcher:
             folded = FoldedText(text)
         words = folded.words
         found = self.terms.find(folded.normalized, words)
-        positions = _Positions(words)
-        in_range = _MoneyView(amounts, self.rates).in_range
+        positions = Positions(words)
+        in_range = MoneyView(amounts, self.rates).in_range
         cache = _EvidenceCache(self._names, found)
         fired: list[Match] = []
         for number in self.candidates(found):
@@ -454,7 +467,9 @@ class _EvidenceCache:
         self._money: dict[MoneyKey, list[Evidence]] = {}
         self._whole: dict[tuple[tuple[str, ...], MoneyKey | None], tuple[Evidence, ...]] = {}
 
-    def evidence(self, c: _Compiled, money: list[tuple[Amount, Decimal]]) -> tuple[Evidence, ...]:
+    def evidence(
+        self, c: CompiledRule, money: list[tuple[Amount, Decimal]]
+    ) -> tuple[Evidence, ...]:
         whole = self._whole.get((c.positive, c.money))
         if whole is not None:
             return whole
