@@ -100,6 +100,11 @@ class Archive(ABC):
         """The articles seen at ``start`` or later, oldest first, as stored: id, time seen,
         the rest packed (``Archived.unpacked``); read as they are used."""
 
+    @abstractmethod
+    def newest_rows(self, start: float, limit: int) -> list[tuple[str, float, bytes]]:
+        """At most ``limit`` of the articles seen at ``start`` or later, the newest, oldest
+        first, as ``rows_since`` gives them."""
+
     def since(self, start: float) -> Iterator[Archived]:
         """The articles seen at ``start`` or later, oldest first, read as they are used."""
         for ident, seen, body in self.rows_since(start):
@@ -113,17 +118,21 @@ class Archive(ABC):
     def close(self) -> None: ...
 
 
+def archiving(settings: Settings) -> bool:
+    """Whether the settings name an archive (see the module docstring)."""
+    named = settings.embedded or bool(settings.archive_url.get_secret_value())
+    return settings.archive_days > 0 and named
+
+
 def open_archive(settings: Settings) -> Archive | None:
     """The archive the settings name, or None when nothing is archived."""
-    if settings.archive_days <= 0:
+    if not archiving(settings):
         return None
     url = settings.archive_url.get_secret_value()
     if url:
         from monitor.archive.postgres import PostgresArchive
 
         return PostgresArchive(url)
-    if not settings.embedded:
-        return None
     from monitor.archive.sqlite import SQLiteArchive
 
     return SQLiteArchive(settings.state_dir / "archive.sqlite")
@@ -159,10 +168,8 @@ class ArchiveWriter:
     def _archiving(self) -> bool:
         """Whether the settings name an archive; the first time not, said once."""
         if self._enabled is None:
-            settings = self.settings
-            wanted = settings.archive_days > 0
-            self._enabled = wanted and (settings.embedded or bool(settings.archive_url))
-            if wanted and not self._enabled:
+            self._enabled = archiving(self.settings)
+            if self.settings.archive_days > 0 and not self._enabled:
                 log.info("articles are not archived: Redis is the store and MONITOR_ARCHIVE_URL "
                          "(PostgreSQL) is not set")  # fmt: skip
         return self._enabled

@@ -57,6 +57,14 @@ class PostgresArchive(Archive):
                 return
             after = (rows[-1][1], rows[-1][0])
 
+    def newest_rows(self, start: float, limit: int) -> list[tuple[str, float, bytes]]:
+        rows = self._db.execute(
+            "SELECT id, seen, body FROM monitor_articles WHERE seen >= %s "
+            "ORDER BY seen DESC, id DESC LIMIT %s",
+            (start, limit),
+        ).fetchall()
+        return [(ident, seen, bytes(body)) for ident, seen, body in reversed(rows)]
+
     def purge(self, before: float) -> int:
         return self._db.execute("DELETE FROM monitor_articles WHERE seen < %s", (before,)).rowcount
 

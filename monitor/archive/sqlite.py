@@ -50,6 +50,15 @@ class SQLiteArchive(Archive):
                 return
             after = (rows[-1][1], rows[-1][0])
 
+    def newest_rows(self, start: float, limit: int) -> list[tuple[str, float, bytes]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, seen, body FROM articles WHERE seen >= ? ORDER BY seen DESC, id DESC "
+                "LIMIT ?",
+                (start, limit),
+            ).fetchall()
+        return rows[::-1]
+
     def purge(self, before: float) -> int:
         with self._lock, self._db:
             return self._db.execute("DELETE FROM articles WHERE seen < ?", (before,)).rowcount

@@ -21,7 +21,7 @@ from monitor.errors import RulesError
 from monitor.rules.load import loaded_from_text
 from monitor.rules.match import Matcher
 
-MAX_ARTICLES = 20_000  # the most recent, so a preview answers while the person types
+MAX_ARTICLES = 3000  # the most recent, so a preview answers within seconds of a keystroke
 SNIPPET = 160  # characters of context each side of the evidence
 
 
@@ -48,7 +48,7 @@ def preview(ctx: Context, text: str, days: float) -> dict[str, Any]:
 
 
 def _replayed(ctx: Context, archive: Archive, rules: Any, days: float) -> dict[str, Any]:
-    rows = list(archive.rows_since(time.time() - days * 86400))[-MAX_ARTICLES:]
+    rows = archive.newest_rows(time.time() - days * 86400, MAX_ARTICLES)
     result = backtest(rows, rules, against=ctx.rules, zone=ctx.settings.timezone)
     matcher = Matcher(rules, ctx.rates)
     fires = []

@@ -95,6 +95,7 @@ def test_the_archive_keeps_articles_whole_and_purges_by_age(archive: Archive) ->
     assert archive.get("new") == kept
     assert [a.id for a in archive.since(now - 30 * DAY)] == ["old", "mid", "new"]
     assert [a.id for a in archive.since(now - 3 * DAY)] == ["mid", "new"]
+    assert [row[0] for row in archive.newest_rows(now - 30 * DAY, 2)] == ["mid", "new"]
     assert archive.purge(now - 14 * DAY) == 1
     assert archive.get("old") is None and [a.id for a in archive.since(0)] == ["mid", "new"]
 
