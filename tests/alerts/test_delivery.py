@@ -296,7 +296,8 @@ def test_poll_once_leaves_an_alert_not_yet_due_for_a_later_run(
     serve_articles(site, 1)
     ctx = make_context(rules_yaml([site.url("/feed.xml")], [webhook.apprise_url()]))
     webhook.down = True
-    env = env_of(ctx, tmp_path) | {"MONITOR_DELIVERY_BACKOFF": "3"}
+    # Long enough for the second run to start well before the alerts are due, on a busy machine.
+    env = env_of(ctx, tmp_path) | {"MONITOR_DELIVERY_BACKOFF": "8"}
     first = run_monitor("poll", "--once", "--wait", "0", env=env)
     assert first.returncode == 1 and first.stdout.strip().endswith("alerts: 2 pending")
     assert "left pending: its next attempt is due at " in first.stderr
@@ -304,6 +305,6 @@ def test_poll_once_leaves_an_alert_not_yet_due_for_a_later_run(
     assert again.returncode == 1 and again.stdout.strip().endswith("alerts: 2 pending")
     assert len(webhook.failed) == 2
     webhook.down = False
-    done = run_monitor("poll", "--once", "--wait", "5", env=env)  # waits until they are due
+    done = run_monitor("poll", "--once", "--wait", "12", env=env)  # waits until they are due
     assert done.returncode == 0 and done.stdout.strip().endswith("alerts: 2 sent")
     assert len(webhook.received) == 2
