@@ -37,11 +37,17 @@ function snippet(example) {
   return p;
 }
 
+// A link only to a web page: an archived URL is a stranger's text.
+function link(title, url) {
+  const safe = /^https?:\/\//i.test(url || "");
+  return el("a", title || url, safe ? { href: url, dir: "auto" } : { dir: "auto" });
+}
+
 function listed(items, cls, sign) {
   const ul = el("ul", null, { class: cls });
   for (const item of items) {
     const li = el("li", sign + " ", { dir: "auto" });
-    li.append(el("a", item.title || item.url, { href: item.url, dir: "auto" }));
+    li.append(link(item.title, item.url));
     ul.append(li);
   }
   return ul;
@@ -72,7 +78,7 @@ function render(found) {
     section.append(el("h2", `${rule.rule}: ${rule.fires} fires${change}`));
     for (const example of rule.examples) {
       const article = el("article", null, { "data-id": example.id });
-      article.append(el("a", example.title || example.url, { href: example.url, dir: "auto" }));
+      article.append(link(example.title, example.url));
       article.append(snippet(example));
       section.append(article);
     }

@@ -47,7 +47,7 @@ def receiver(tmp_path: Path) -> Iterator[ReceiverProcess]:
         Archived("ar-1", "https://news.example/ar-1", "ماسك وبوتين",
                  "قال إيلون ماسك إنه تحدث مع فلاديمير بوتين عن الفضاء.",
                  "https://news.example/feed.xml", "ar", None, now - 3600),
-        Archived("ar-2", "https://news.example/ar-2", "بوتين يتحدث",
+        Archived("ar-2", "urn:monitor:text:0f3a", "بوتين يتحدث",  # text given to the API
                  "قال بوتين إن المحادثات جرت في موسكو.",
                  "https://news.example/feed.xml", "ar", None, now - 7200),
         Archived("en-1", "https://news.example/en-1", "Council meets",
@@ -104,7 +104,11 @@ def test_a_rule_typed_in_the_workbench_shows_its_problems_then_its_matches(
             expect(marked).to_have_text("بوتين")
             snippet = rule.locator("article[data-id=ar-2] .snippet")
             assert snippet.evaluate("node => getComputedStyle(node).direction") == "rtl"
-            expect(rule.locator("ul.added li a")).to_have_text("بوتين يتحدث")
+            added = rule.locator("ul.added li a")
+            expect(added).to_have_text("بوتين يتحدث")
+            assert added.get_attribute("href") is None  # only web pages are links
+            first = rule.locator("article[data-id=ar-1] > a")
+            assert first.get_attribute("href") == "https://news.example/ar-1"
             page.screenshot(path=str(ARTIFACTS / "workbench-matches.png"), full_page=True)
         finally:
             browser.close()
