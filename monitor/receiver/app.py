@@ -1,5 +1,7 @@
 """The receiver's HTTP application: the ingest API, the WebSub callbacks
-(``/websub/<id>``, ``monitor.ingest.websub``), the OpenAPI description, health and metrics.
+(``/websub/<id>``, ``monitor.ingest.websub``), the rule workbench (``/workbench``, with
+``/v1/rules`` and ``/v1/rules/preview``: ``monitor.receiver.workbench``), the OpenAPI
+description, health and metrics.
 
 It faces the internet, so every request is bounded before any work is done for it: a rate
 limit per client address, then per API token; a body refused unread past
