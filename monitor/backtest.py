@@ -36,6 +36,7 @@ class Example:
     url: str
     seen: float
     evidence: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]  # where the evidence is in the article's text
 
 
 @dataclass
@@ -66,7 +67,8 @@ class Backtest:
 Row = tuple[str, float, bytes]  # an archived article as stored: id, time seen, packed
 # What replaying one article gave: id, seen, title, url, the rules fired now with their
 # evidence, the rules the rules in force fired (None without them).
-Replayed = tuple[str, float, str, str, list[tuple[str, tuple[str, ...]]], set[str] | None]
+Fired = tuple[str, tuple[str, ...], tuple[tuple[int, int], ...]]  # rule, terms, their spans
+Replayed = tuple[str, float, str, str, list[Fired], set[str] | None]
 CHUNK = 200  # articles per task of a process of the pool
 
 _matchers: tuple[Matcher, Matcher | None] | None = None  # a pool process's
@@ -84,9 +86,10 @@ def _replay(rows: list[Row]) -> list[Replayed]:
     for ident, seen, body in rows:
         article = Archived.unpacked(ident, seen, body)
         fired = [
-            (m.rule, tuple(dict.fromkeys(article.text[e.start : e.end] for e in m.evidence)))
+            (m.rule, tuple(dict.fromkeys(article.text[e.start : e.end] for e in m.evidence)),
+             tuple(sorted({(e.start, e.end) for e in m.evidence})))
             for m in _fired(matcher, article)
-        ]
+        ]  # fmt: skip
         old = {m.rule for m in _fired(before, article)} if before is not None else None
         if fired or old:
             out.append((ident, seen, article.title, article.url, fired, old))
@@ -162,15 +165,15 @@ def _tally(
     for chunk in replayed:
         for ident, seen, title, url, fired, old in chunk:
             day = datetime.fromtimestamp(seen, tz).date().isoformat()
-            for rule, evidence in fired:
+            for rule, evidence, spans in fired:
                 fires = result.fires[rule]
                 fires.articles.append(ident)
                 fires.by_day[day] += 1
                 if len(fires.examples) < EXAMPLES:
-                    fires.examples.append(Example(ident, title, url, seen, evidence))
+                    fires.examples.append(Example(ident, title, url, seen, evidence, spans))
             if not compared or old is None:
                 continue
-            new = {rule for rule, _ in fired}
+            new = {rule for rule, _, _ in fired}
             for rule in new - old:
                 added.setdefault(rule, []).append(ident)
             for rule in old - new:

@@ -15,11 +15,10 @@ from importlib import resources
 from typing import Any
 
 from monitor.archive import Archive, Archived, open_archive
-from monitor.backtest import backtest
+from monitor.backtest import Example, backtest
 from monitor.context import Context
 from monitor.errors import RulesError
 from monitor.rules.load import loaded_from_text
-from monitor.rules.match import Matcher
 
 MAX_ARTICLES = 3000  # the most recent, so a preview answers within seconds of a keystroke
 SNIPPET = 160  # characters of context each side of the evidence
@@ -49,12 +48,11 @@ def preview(ctx: Context, text: str, days: float) -> dict[str, Any]:
 
 def _replayed(ctx: Context, archive: Archive, rules: Any, days: float) -> dict[str, Any]:
     rows = archive.newest_rows(time.time() - days * 86400, MAX_ARTICLES)
-    result = backtest(rows, rules, against=ctx.rules, zone=ctx.settings.timezone)
-    matcher = Matcher(rules, ctx.rates)
+    result = backtest(rows, rules, against=ctx.rules, rates=ctx.rates, zone=ctx.settings.timezone)
     fires = []
     for rule in rules.rules:
         fired = result.fires[rule.name]
-        examples = [_example(archive, matcher, rule.name, e.id) for e in fired.examples]
+        examples = [_example(archive, example) for example in fired.examples]
         change = result.changes.get(rule.name)
         fires.append({
             "rule": rule.name, "fires": len(fired.articles),
@@ -70,14 +68,12 @@ def _listed(titles: dict[str, tuple[str, str]], ids: tuple[str, ...]) -> list[di
     return [{"id": i, "title": titles[i][0], "url": titles[i][1]} for i in ids]
 
 
-def _example(archive: Archive, matcher: Matcher, rule: str, ident: str) -> dict[str, Any] | None:
-    article: Archived | None = archive.get(ident)
-    if article is None:
-        return None
-    fired = matcher.match(article.text, article.amounts, language=article.language,
-                          feed=article.feed).fired  # fmt: skip
-    spans = sorted({(e.start, e.end) for m in fired if m.rule == rule for e in m.evidence})
-    if not spans:
+def _example(archive: Archive, example: Example) -> dict[str, Any] | None:
+    """The example's article as a snippet around its evidence, the evidence marked (where the
+    backtest found it: the article is not matched again)."""
+    article: Archived | None = archive.get(example.id)
+    spans = example.spans
+    if article is None or not spans:
         return None
     start = max(0, spans[0][0] - SNIPPET)
     end = min(len(article.text), max(s[1] for s in spans) + SNIPPET, start + 4 * SNIPPET)
