@@ -390,9 +390,13 @@ class Matcher:
         """What a term key names: (``entity``, name) or (``keyword``, as written)."""
         return self._names[key]
 
-    def find(self, text: str) -> tuple[dict[str, list[Hit]], Positions, FoldedText]:
-        """Every term's hits in ``text`` by key, the words' positions, the folded text."""
-        folded = FoldedText(text)
+    def find(
+        self, text: str, folded: FoldedText | None = None
+    ) -> tuple[dict[str, list[Hit]], Positions, FoldedText]:
+        """Every term's hits in ``text`` by key, the words' positions, the folded text (folded
+        here unless given)."""
+        if folded is None:
+            folded = FoldedText(text)
         return self.terms.find(folded.normalized, folded.words), Positions(folded.words), folded
 
     def candidates(self, keys: Iterable[str]) -> list[int]:
@@ -426,11 +430,7 @@ class Matcher:
         rules' ``language:`` and ``feeds:`` filters; None means unknown, and then that filter
         does not apply. ``folded`` is ``text`` folded, when the caller has it.
         """
-        if folded is None:
-            folded = FoldedText(text)
-        words = folded.words
-        found = self.terms.find(folded.normalized, words)
-        positions = Positions(words)
+        found, positions, _ = self.find(text, folded)
         in_range = MoneyView(amounts, self.rates).in_range
         cache = _EvidenceCache(self._names, found)
         fired: list[Match] = []
