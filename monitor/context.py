@@ -26,6 +26,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def iso_at(epoch: float) -> str:
+    """A moment (seconds since the epoch), ISO 8601 in UTC, as the store records it."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
 @dataclass
 class Context:
     """Settings, the store, the live rules, an HTTP client and the rates in force."""

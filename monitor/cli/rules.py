@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ import click
 from monitor.cli.common import rules_option, rules_path, usable_rules
 from monitor.cli.table import counted, readable
 from monitor.console import local_time
+from monitor.context import iso_at
 from monitor.rules.explain import explain
 from monitor.rules.load import load_rules
 from monitor.rules.match import Matcher
@@ -115,19 +115,15 @@ def rules_backtest(
     shown(result, rules_file, against, start, settings.timezone)
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-
-
 def _backtest_json(
     result: Backtest, rules_file: Path, against: Path | None, start: float, zone: str
 ) -> None:
     document = {
-        "rules": str(rules_file), "since": _iso(start), "articles": result.articles,
+        "rules": str(rules_file), "since": iso_at(start), "articles": result.articles,
         "seconds": round(result.seconds, 3),
         "fires": [
             {"rule": f.rule, "fires": len(f.articles), "by_day": dict(sorted(f.by_day.items())),
-             "examples": [{"id": e.id, "title": e.title, "url": e.url, "seen": _iso(e.seen),
+             "examples": [{"id": e.id, "title": e.title, "url": e.url, "seen": iso_at(e.seen),
                            "evidence": list(e.evidence)} for e in f.examples]}
             for f in result.fires.values()
         ],
@@ -146,7 +142,7 @@ def _backtest_text(
 ) -> None:
     click.echo(
         f"{rules_file}: {counted(result.articles, 'article', 'articles')} archived since "
-        f"{local_time(_iso(start), zone)}, replayed in {result.seconds:.1f} s"
+        f"{local_time(iso_at(start), zone)}, replayed in {result.seconds:.1f} s"
     )
     width = max((len(name) for name in result.fires), default=0)
     for fires in result.fires.values():
@@ -156,7 +152,7 @@ def _backtest_text(
             click.echo(f"    by day: {days}")
         for example in fires.examples:
             matched = ", ".join(readable(term) for term in example.evidence)
-            click.echo(f"    {local_time(_iso(example.seen), zone)}  {readable(example.title)}  "
+            click.echo(f"    {local_time(iso_at(example.seen), zone)}  {readable(example.title)}  "
                        f"{readable(example.url)}  (matched: {matched})")  # fmt: skip
     if against is None:
         return

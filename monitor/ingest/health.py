@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from monitor.context import iso_at
 from monitor.fetch import Validators
 from monitor.settings import Settings
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 @dataclass
@@ -60,8 +56,8 @@ class FeedHealth:
     ) -> None:
         """Record a poll that worked; ``validators`` None keeps the previous ones (a 304)."""
         self.data.update(
-            last_attempt=_iso(now),
-            last_success=_iso(now),
+            last_attempt=iso_at(now),
+            last_success=iso_at(now),
             last_status="not modified" if status == 304 else "ok",
             last_http_status=status,
             last_error=None,
@@ -75,7 +71,7 @@ class FeedHealth:
 
     def failed(self, now: float, error: str, status: int | None) -> None:
         self.data.update(
-            last_attempt=_iso(now),
+            last_attempt=iso_at(now),
             last_status="error",
             last_http_status=status,
             last_error=error,
@@ -86,7 +82,7 @@ class FeedHealth:
             self.data["failing_since"] = now
 
     def scheduled(self, now: float, delay: float) -> None:
-        self.data["next_poll"] = _iso(now + delay)
+        self.data["next_poll"] = iso_at(now + delay)
 
     def failing_too_long(self, now: float, settings: Settings) -> bool:
         """True once per failing spell, when it has lasted ``feed_failing_after`` seconds."""
@@ -101,7 +97,7 @@ class FeedHealth:
 
 def report_failing(health: FeedHealth, settings: Settings) -> None:
     """Say, in the log and on the ops channel if any, that a feed has been failing too long."""
-    since = _iso(float(health.data["failing_since"]))
+    since = iso_at(float(health.data["failing_since"]))
     line = (
         f"feed failing since {since} ({health.consecutive_errors} errors in a row): "
         f"{health.url}: {health.data.get('last_error')}"

@@ -44,11 +44,11 @@ import re
 import secrets
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from monitor import metrics
-from monitor.context import Context
+from monitor.context import Context, iso_at
 from monitor.errors import FeedParseError, MonitorError
 from monitor.fetch import Fetched, Request, fetch_all
 from monitor.ingest.feeds import Entry, FeedDocument, absolute_link, read_feed
@@ -110,7 +110,7 @@ class Subscription:
         if self.state == "active":
             if self.until <= now:
                 return "lapsed"
-            return f"active until {_iso(self.until)}"
+            return f"active until {iso_at(self.until)}"
         if self.state == "failed":
             return f"failed: {self.reason}"
         return {"wanted": "pending", "leaving": "unsubscribing"}.get(self.state, self.state)
@@ -119,12 +119,8 @@ class Subscription:
         """What ``monitor feeds --json`` shows: all but the secret and the callback."""
         return {
             "state": self.state, "shown": self.shown(), "hub": self.hub, "topic": self.topic,
-            "until": _iso(self.until) if self.until else None, "reason": self.reason or None,
+            "until": iso_at(self.until) if self.until else None, "reason": self.reason or None,
         }  # fmt: skip
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def _key(feed: str) -> str:
