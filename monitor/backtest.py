@@ -5,7 +5,8 @@ For each rule: the articles it fires on, counted by day (in the analysts' time z
 first few with their evidence. Against the rules in force, for each rule whose fires differ:
 the articles it would add and those it would no longer fire on. The amounts are the archive's,
 found when the article was processed; the rest (entities, keywords, queries, language and feed
-filters, thresholds at today's rates) is matched afresh.
+filters, thresholds at the rates given: the workbench gives those in force, the command the
+shipped table with the rules' own) is matched afresh.
 """
 
 from __future__ import annotations
