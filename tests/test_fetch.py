@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import gzip
 import shutil
 import socket
@@ -25,7 +26,7 @@ from monitor.errors import (
     ServerError,
     UnsupportedURL,
 )
-from monitor.fetch import Client, fetch, make_client
+from monitor.fetch import Client, Request, fetch, fetch_all, make_client
 from monitor.settings import Settings
 from tests.support.servers import SiteServer, free_port, new_authority
 
@@ -275,3 +276,20 @@ def test_a_connection_serves_the_next_polls_of_its_thread(
         assert server.accepted == 1
     finally:
         server.listener.close()
+
+
+def test_a_finished_fetch_leaves_nothing_for_the_cycle_collector(
+    site: SiteServer, settings: Settings, client: Client
+) -> None:
+    """What a fetch holds is freed when it ends. Left to the cyclic garbage collector, it
+    would pile up between its full collections, which a busy worker runs seldom."""
+    urls = [site.route(f"/{n}", "page") for n in range(3)]
+    gc.collect()
+    gc.disable()
+    try:
+        for _, outcome in fetch_all(client, [Request(url) for url in urls], settings):
+            assert not isinstance(outcome, Exception)
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert left == 0

@@ -438,5 +438,10 @@ class _Run:
             self.slots.trade(self.returned, {})
         if self.lookup_pool is not None:
             self.lookup_pool.shutdown(wait=False, cancel_futures=True)
+        # The multi handle holds our callbacks, and they hold this run: without unsetting
+        # them, the run and all it refers to would wait for a full collection of the cyclic
+        # garbage collector, which a busy worker may run only once in many polls.
+        self.multi.setopt(pycurl.M_SOCKETFUNCTION, None)
+        self.multi.setopt(pycurl.M_TIMERFUNCTION, None)
         self.multi.close()
         self.selector.close()

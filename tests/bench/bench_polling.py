@@ -32,7 +32,10 @@ when If-Modified-Since matches, whatever If-None-Match says.
 
 A cycle after the first is forced by setting every feed's time in the poll schedule
 (``monitor:poll-schedule``) to 0 once the previous one ended. It ends when every feed's health
-record (``monitor:feed:<url>``) shows an attempt after it began. The check is kept cheap, so
+record (``monitor:feed:<url>``) shows an attempt after it began and every item its polls found
+new is queued for extraction (the ``extract`` list in Redis holds as many articles as the feeds
+have carried so far; nothing consumes it). So a cycle's time, CPU and memory include queuing
+what it found, and none of it spills into the next cycle. The check is kept cheap, so
 it does not weigh on what is measured: the publishers say which feeds were requested (no
 Redis), and only those are read, once at least the latency after their request, in MGETs of at
 most 1,000 keys, once a second while feeds are still being requested and every 50 ms once all
@@ -147,6 +150,7 @@ FRESH_LINK = re.compile(r"/fresh/(\d+)\.html")
 LAST_MODIFIED_BASE = 1_795_514_400  # Tue, 24 Nov 2026 10:00:00 GMT
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 CHECK_CHUNK = 1000  # keys per MGET of the completion check
+EXTRACT_QUEUE = "extract"  # where the poll worker queues each new article (tasks.app)
 CHECK_EVERY, CHECK_TAIL, CHECK_STALLED = 1.0, 0.05, 2.0  # seconds; see the module docstring
 # Options that set a setting of the worker: option name → Settings field.
 SETTING_OPTIONS = {
@@ -271,6 +275,11 @@ class Farm:
         self._changed(feed)
         self.publish(feed)
 
+    def articles(self) -> int:
+        """The items the feeds have carried so far (the fresh ones aside): each is queued for
+        extraction once, when a poll first finds it."""
+        return len(self.urls) * self.items + sum(self.versions)
+
     def reset(self) -> None:
         for p in self.publishers:
             p.reset_counts()
@@ -323,9 +332,10 @@ class Completion:
     def __init__(self, farm: Farm, db: Redis, latency: float, timeout: float) -> None:
         self.farm, self.db, self.latency, self.timeout = farm, db, latency, timeout
 
-    def wait(self, label: str, start: float, log: Path) -> float:
+    def wait(self, label: str, start: float, log: Path, queued: int | None = None) -> float:
         """Seconds from ``start`` (time.time()) until every feed's record shows an attempt
-        after it; ``CycleTimeout`` after ``timeout`` seconds."""
+        after it and, with ``queued``, the extract queue holds that many articles;
+        ``CycleTimeout`` after ``timeout`` seconds."""
         urls = self.farm.urls
         pending = set(range(len(urls)))
         requested: dict[int, float] = {}  # pending feeds the publishers saw, and when
@@ -352,6 +362,13 @@ class Completion:
                 last_check = now
             if pending and time.time() - start > self.timeout:
                 self._give_up(label, start, pending, log)
+        while queued is not None and self.db.llen(EXTRACT_QUEUE) < queued:
+            time.sleep(CHECK_TAIL)
+            if time.time() - start > self.timeout:
+                raise CycleTimeout(
+                    f"{label}: every feed polled, but {self.db.llen(EXTRACT_QUEUE)} of {queued} "
+                    f"articles queued after {time.time() - start:.0f} s; worker log: {log}"
+                )
         return time.time() - start
 
     def _check(
@@ -584,7 +601,7 @@ def _cycles(
                 started = time.time()
                 db.zadd(NS + SCHEDULE, dict.fromkeys(farm.urls, 0))
                 before = sample(worker.process.pid, redis_pid, db)
-            seconds = completion.wait(label, started, log)
+            seconds = completion.wait(label, started, log, queued=farm.articles())
             after = sample(worker.process.pid, redis_pid, db)
             check_ms = (after.check_usec - before.check_usec) / 1000
             requests, not_modified = farm.counts()
