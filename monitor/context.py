@@ -26,9 +26,10 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def iso_at(epoch: float) -> str:
-    """A moment (seconds since the epoch), ISO 8601 in UTC, as the store records it."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
+def iso_at(epoch: float, timespec: str = "auto") -> str:
+    """A moment (seconds since the epoch), ISO 8601 in UTC, as the store records it; what a
+    person reads is given to the second (``timespec="seconds"``)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec=timespec)
 
 
 @dataclass

@@ -119,12 +119,13 @@ def _backtest_json(
     result: Backtest, rules_file: Path, against: Path | None, start: float, zone: str
 ) -> None:
     document = {
-        "rules": str(rules_file), "since": iso_at(start), "articles": result.articles,
+        "rules": str(rules_file), "since": iso_at(start, "seconds"), "articles": result.articles,
         "seconds": round(result.seconds, 3),
         "fires": [
             {"rule": f.rule, "fires": len(f.articles), "by_day": dict(sorted(f.by_day.items())),
-             "examples": [{"id": e.id, "title": e.title, "url": e.url, "seen": iso_at(e.seen),
-                           "evidence": list(e.evidence)} for e in f.examples]}
+             "examples": [{"id": e.id, "title": e.title, "url": e.url,
+                           "seen": iso_at(e.seen, "seconds"), "evidence": list(e.evidence)}
+                          for e in f.examples]}
             for f in result.fires.values()
         ],
     }  # fmt: skip
@@ -142,7 +143,7 @@ def _backtest_text(
 ) -> None:
     click.echo(
         f"{rules_file}: {counted(result.articles, 'article', 'articles')} archived since "
-        f"{local_time(iso_at(start), zone)}, replayed in {result.seconds:.1f} s"
+        f"{local_time(iso_at(start, 'seconds'), zone)}, replayed in {result.seconds:.1f} s"
     )
     width = max((len(name) for name in result.fires), default=0)
     for fires in result.fires.values():
@@ -152,8 +153,9 @@ def _backtest_text(
             click.echo(f"    by day: {days}")
         for example in fires.examples:
             matched = ", ".join(readable(term) for term in example.evidence)
-            click.echo(f"    {local_time(iso_at(example.seen), zone)}  {readable(example.title)}  "
-                       f"{readable(example.url)}  (matched: {matched})")  # fmt: skip
+            seen = local_time(iso_at(example.seen, "seconds"), zone)
+            click.echo(f"    {seen}  {readable(example.title)}  {readable(example.url)}  "
+                       f"(matched: {matched})")  # fmt: skip
     if against is None:
         return
     if not result.changes:

@@ -110,7 +110,7 @@ class Subscription:
         if self.state == "active":
             if self.until <= now:
                 return "lapsed"
-            return f"active until {iso_at(self.until)}"
+            return f"active until {iso_at(self.until, 'seconds')}"
         if self.state == "failed":
             return f"failed: {self.reason}"
         return {"wanted": "pending", "leaving": "unsubscribing"}.get(self.state, self.state)
@@ -119,7 +119,8 @@ class Subscription:
         """What ``monitor feeds --json`` shows: all but the secret and the callback."""
         return {
             "state": self.state, "shown": self.shown(), "hub": self.hub, "topic": self.topic,
-            "until": iso_at(self.until) if self.until else None, "reason": self.reason or None,
+            "until": iso_at(self.until, "seconds") if self.until else None,
+            "reason": self.reason or None,
         }  # fmt: skip
 
 
